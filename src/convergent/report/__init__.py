@@ -1,0 +1,1 @@
+"""Rendering of reports: terminal (rich), JSON (in findings.py) and HTML."""

@@ -1,0 +1,34 @@
+import json
+
+from typer.testing import CliRunner
+
+from convergent import __version__
+from convergent.cli import app
+
+runner = CliRunner()
+
+
+def test_version():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and __version__ in r.output
+
+
+def test_every_command_has_help():
+    for cmd in ["demo", "scan", "lint", "run", "analyze", "fit"]:
+        r = runner.invoke(app, [cmd, "--help"])
+        assert r.exit_code == 0, (cmd, r.output)
+        assert "--json" in r.output and "--html" in r.output and "--quiet" in r.output
+
+
+def test_unknown_option_is_usage_error():
+    r = runner.invoke(app, ["demo", "--no-such-option"])
+    assert r.exit_code == 2
+
+
+def test_demo_writes_json(tmp_path):
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["demo", "--epochs", "1", "--quiet", "--json", str(out)])
+    assert r.exit_code in (0, 1), r.output
+    d = json.loads(out.read_text())
+    assert d["command"] == "demo" and d["version"] == 1
+    assert len(d["metrics"]["history"]["loss"]) >= 1

@@ -1,0 +1,95 @@
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from convergent.findings import Code, Finding, Remedy, Report, Severity, rank
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = [ROOT / "docs" / "findings.md", ROOT.parent / "shared" / "findings.md"]
+
+
+def make(code, severity="warning", confidence=0.5):
+    return Finding(code, severity, confidence, f"title {code}", "why", {"x": 1.5})
+
+
+@pytest.mark.parametrize("doc", CONTRACTS, ids=["docs", "shared"])
+def test_codes_equal_the_public_contract(doc):
+    if not doc.exists():
+        pytest.skip(f"{doc} is not beside this checkout")
+    text = doc.read_text()
+    documented = set(re.findall(r"\b((?:DATA|MODEL|TRAIN)_[A-Z_]+[A-Z])\b", text))
+    assert documented == {c.value for c in Code}
+
+
+def test_roundtrip_json_keeps_everything():
+    f = Finding(Code.DATA_DARK, Severity.WARNING, 0.8, "Dark images", "Too dark.",
+                {"files": ["a/1.png"], "threshold": 0.1, "nan": float("nan")},
+                (Remedy("augment_brightness", "Add brightness jitter", "x = 1"),))
+    r = Report([f], command="scan", subject="data/", metrics={"n": 3})
+    back = Report.from_json(r.to_json())
+    assert back.findings[0].code is Code.DATA_DARK
+    assert back.findings[0].remedies[0].id == "augment_brightness"
+    assert back.findings[0].evidence["files"] == ["a/1.png"]
+    assert back.findings[0].evidence["nan"] == "nan"  # JSON has no NaN; kept as text
+    d = json.loads(r.to_json())
+    assert d["version"] == 1 and d["tool"].startswith("convergent ")
+    assert set(d["findings"][0]) == {"code", "severity", "confidence", "title",
+                                     "explanation", "evidence", "remedies"}
+
+
+def test_from_json_rejects_other_versions():
+    with pytest.raises(ValueError, match="version"):
+        Report.from_json(json.dumps({"version": 2, "findings": []}))
+
+
+def test_confidence_out_of_range_is_rejected():
+    with pytest.raises(ValueError, match="confidence"):
+        Finding(Code.DATA_DARK, Severity.INFO, 1.5, "t", "e")
+
+
+@pytest.mark.parametrize(
+    "codes, first",
+    [
+        ([("TRAIN_STUCK_AT_CHANCE", "error"), ("DATA_LABELS_MISALIGNED", "error")],
+         "DATA_LABELS_MISALIGNED"),
+        ([("TRAIN_STUCK_AT_CHANCE", "error"), ("DATA_UNNORMALIZED", "warning")],
+         "DATA_UNNORMALIZED"),
+        ([("TRAIN_DIVERGED", "error"), ("MODEL_NO_NORMALIZATION_LAYER", "info")],
+         "TRAIN_DIVERGED"),
+        ([("DATA_IMBALANCE", "warning"), ("MODEL_OUTPUT_UNITS", "error")],
+         "MODEL_OUTPUT_UNITS"),
+        ([("MODEL_TOO_LARGE", "error"), ("MODEL_LOSS_MISMATCH", "error")],
+         "MODEL_LOSS_MISMATCH"),
+    ],
+    ids=["cause-before-symptom", "warning-cause-before-error-symptom",
+         "info-last", "error-before-warning", "fatal-first"],
+)
+def test_ranking_puts_root_cause_first(codes, first):
+    ranked = rank([make(c, s) for c, s in codes])
+    assert ranked[0].code.value == first
+
+
+def test_rank_keeps_one_finding_per_code():
+    ranked = rank([make("DATA_DARK", "info", 0.9), make("DATA_DARK", "warning", 0.2)])
+    assert len(ranked) == 1 and ranked[0].severity is Severity.WARNING
+
+
+def test_exit_code_and_health():
+    assert Report([]).exit_code() == 0 and Report([]).healthy
+    assert Report([make("DATA_DARK", "warning")]).exit_code() == 0
+    assert Report([make("DATA_DARK", "error")]).exit_code() == 1
+
+
+def test_code_family():
+    assert Code.DATA_DARK.family == "data"
+    assert Code.MODEL_FROZEN.family == "model"
+    assert Code.TRAIN_DIVERGED.family == "training"
+
+
+def test_html_report_is_written(tmp_path):
+    r = Report([make("DATA_DARK")], command="scan", subject="x")
+    out = r.to_html(tmp_path / "r.html")
+    html = out.read_text()
+    assert "DATA_DARK" in html and "<html" in html
