@@ -32,3 +32,18 @@ def test_demo_writes_json(tmp_path):
     d = json.loads(out.read_text())
     assert d["command"] == "demo" and d["version"] == 1
     assert len(d["metrics"]["history"]["loss"]) >= 1
+
+
+def test_a_command_not_built_exits_2_and_says_so(monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def missing(name, *a, **k):
+        if name == "convergent.trainer.fit":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    r = runner.invoke(app, ["fit", "somewhere"])
+    assert r.exit_code == 2 and "not built" in r.output

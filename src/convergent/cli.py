@@ -67,6 +67,23 @@ def _not_built(command: str) -> None:
                        f"({__version__}); see the README for what works today"))
 
 
+def _call(command: str, module: str, func: str, *args: object, **kwargs: object) -> Report:
+    """Import ``module.func`` lazily and call it; a missing module means not built yet."""
+    import importlib
+
+    try:
+        fn = getattr(importlib.import_module(module), func)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("convergent"):
+            _not_built(command)
+        raise
+    try:
+        return fn(*args, **kwargs)
+    except ConvergentError as e:
+        fail(e)
+        raise  # unreachable: fail() exits
+
+
 @app.command()
 def demo(
     json: JsonOpt = None, html: HtmlOpt = None, quiet: QuietOpt = False, seed: SeedOpt = 0,
@@ -87,18 +104,28 @@ def demo(
 def scan(
     path: Annotated[Path, typer.Argument(help="Image folder, one subfolder per class.")],
     json: JsonOpt = None, html: HtmlOpt = None, quiet: QuietOpt = False, seed: SeedOpt = 0,
+    val: Annotated[Optional[Path], typer.Option("--val", help="A separate validation folder.")
+                   ] = None,
 ) -> None:
     """Audit an image folder (class-per-folder, Keras layout) for data problems."""
-    _not_built("scan")
+    report = _call("scan", "convergent.data.scan", "scan", path, val=val, seed=seed,
+                   progress=not quiet)
+    finish(report, json, html, quiet)
 
 
 @app.command()
 def lint(
     model: Annotated[Path, typer.Argument(help="A saved .keras model.")],
     json: JsonOpt = None, html: HtmlOpt = None, quiet: QuietOpt = False, seed: SeedOpt = 0,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Image folder the model is for.")
+                    ] = None,
+    classes: Annotated[Optional[int], typer.Option("--classes", help="Number of classes.")
+                       ] = None,
 ) -> None:
     """Static checks of a saved Keras model."""
-    _not_built("lint")
+    report = _call("lint", "convergent.model.lint", "lint_file", model, data=data,
+                   classes=classes)
+    finish(report, json, html, quiet)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -109,7 +136,9 @@ def run(
     repair: Annotated[bool, typer.Option("--repair", help="Apply remedies and retrain.")] = False,
 ) -> None:
     """Run your training script; every model.fit in it is monitored and diagnosed."""
-    _not_built("run")
+    report = _call("run", "convergent.training.run", "run_script", command, budget=budget,
+                   seed=seed, repair=repair, quiet=quiet)
+    finish(report, json, html, quiet)
 
 
 @app.command()
@@ -118,7 +147,8 @@ def analyze(
     json: JsonOpt = None, html: HtmlOpt = None, quiet: QuietOpt = False, seed: SeedOpt = 0,
 ) -> None:
     """Post-hoc analysis of learning curves from a log."""
-    _not_built("analyze")
+    report = _call("analyze", "convergent.training.analyze", "analyze", path)
+    finish(report, json, html, quiet)
 
 
 @app.command()
@@ -130,7 +160,9 @@ def fit(
     out: Annotated[Optional[Path], typer.Option("--out", help="Where to save the model.")] = None,
 ) -> None:
     """Train a known-good classifier on an image folder."""
-    _not_built("fit")
+    report = _call("fit", "convergent.trainer.fit", "fit", path, repair=repair, budget=budget,
+                   out=out, seed=seed, progress=not quiet)
+    finish(report, json, html, quiet)
 
 
 def main() -> None:
