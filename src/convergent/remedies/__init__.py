@@ -1,5 +1,6 @@
-"""Remedies: what fixes each finding, as a code change to show and (later) a Recipe transform."""
+"""Remedies: what fixes each finding, as a code change to show, a Recipe transform
+(``remedies.transforms``) and a run-time change of a user's fit (``remedies.runtime``)."""
 
-from convergent.remedies.catalog import CATALOG, remedy, remedies_for
+from convergent.remedies.catalog import CATALOG, remedies_for, remedy
 
-__all__ = ["CATALOG", "remedy", "remedies_for"]
+__all__ = ["CATALOG", "remedies_for", "remedy"]

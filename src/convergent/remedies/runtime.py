@@ -1,0 +1,544 @@
+"""Apply remedies at run time to a user's model, compile and fit arguments (``run --repair``).
+
+The seam between ``convergent run --repair`` and the remedies. The run engineer's
+injected ``keras.Model.fit`` wrapper, once it has findings for a run, calls::
+
+    change = apply(findings, model, compile_kwargs, fit_kwargs)
+    model2 = change.model                      # may be a new Model wrapping the user's one
+    if change.recompile:
+        model2.compile(**change.compile_kwargs)
+    history = model2.fit(**change.fit_kwargs)  # x, y, epochs, callbacks ... all in here
+    print(change.code)                         # the equivalent edit of the user's script
+
+Interface:
+    ``findings``: ranked ``Finding`` objects (``Report.findings``); the first finding that
+    has a remedy this module can apply at run time is acted on (``max_remedies`` of its
+    remedies, default 1, best first). ``skip`` lists remedy ids to pass over (e.g. the ones
+    a previous repair step already tried).
+    ``model``: the user's ``keras.Model`` (compiled or not). Changes to activations,
+    initial weights or dropout rates are made in place on its layers; input scaling wraps
+    it in a new functional Model that shares its layers and weights, so the user's own
+    object still ends up trained.
+    ``compile_kwargs``: what the script passed to ``model.compile`` (``optimizer``, ``loss``,
+    ``metrics``, ...). Empty dict: read them back from the compiled model.
+    ``fit_kwargs``: what the script passed to ``model.fit``, with positional ``x, y`` moved
+    to keywords. They are copied, never mutated.
+
+    Returns a ``RuntimeChange``: the model and kwargs to use, ``recompile`` (True whenever
+    the model or compile arguments changed: compile then fit), ``applied`` (the remedy ids
+    with what changed), ``skipped`` (ids that cannot be applied at run time, with why:
+    architecture edits such as adding BatchNormalization need the user's code) and
+    ``code`` (a diff-like snippet of the equivalent change to the script).
+
+Library code: never prints. Keras is imported inside the functions.
+
+Example:
+    >>> change = apply(report.findings, model, {"optimizer": "sgd", "loss": "mse"},
+    ...                {"x": x, "y": y, "epochs": 5})          # doctest: +SKIP
+    >>> change.applied[0]["remedy"], change.code                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from convergent.findings import Finding
+from convergent.remedies.catalog import CATALOG
+
+# The values applied; the same sources as the Recipe transforms (remedies/transforms.py).
+from convergent.remedies.transforms import ADAM_LR, CLIPNORM, LR_STEP, SAFE_DROPOUT, WEIGHT_DECAY
+
+EARLY_STOPPING_PATIENCE = 5   # Keras examples use 5-10
+PLATEAU_PATIENCE = 3
+MAX_EPOCHS = 100
+
+
+@dataclass
+class RuntimeChange:
+    """What ``apply`` changed, and the arguments to train with now."""
+
+    model: Any
+    compile_kwargs: dict[str, Any]
+    fit_kwargs: dict[str, Any]
+    recompile: bool = False
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    code: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"applied": self.applied, "skipped": self.skipped, "code": self.code,
+                "recompile": self.recompile}
+
+
+@dataclass
+class _State:
+    model: Any
+    compile_kwargs: dict[str, Any]
+    fit_kwargs: dict[str, Any]
+    finding: Finding
+    recompile: bool = False
+
+
+Handler = Callable[[_State], str]   # returns a one-line description of the change
+HANDLERS: dict[str, Handler] = {}
+NOT_AT_RUNTIME = {
+    "batch_norm": "adding layers changes the architecture; edit the model code",
+    "dropout": "adding a Dropout layer changes the architecture; edit the model code",
+    "add_capacity": "more filters/layers need the model code",
+    "reduce_capacity": "fewer filters/layers need the model code",
+    "widen_bottleneck": "layer widths need the model code",
+    "less_pooling": "pooling layers need the model code",
+    "add_nonlinearity": "adding activations needs the model code",
+}
+
+
+def handler(remedy_id: str) -> Callable[[Handler], Handler]:
+    if remedy_id not in CATALOG:
+        raise KeyError(f"{remedy_id!r} is not in the remedy catalog")
+
+    def deco(fn: Handler) -> Handler:
+        HANDLERS[remedy_id] = fn
+        return fn
+
+    return deco
+
+
+def can_apply(remedy_id: str) -> bool:
+    """True when ``remedy_id`` can be applied at run time."""
+    return remedy_id in HANDLERS
+
+
+def apply(findings: Sequence[Finding], model: Any, compile_kwargs: dict[str, Any],
+          fit_kwargs: dict[str, Any], max_remedies: int = 1,
+          skip: Iterable[str] = ()) -> RuntimeChange:
+    """Rewrite the run for the first finding that has a run-time remedy (see module doc).
+
+    Args:
+        findings: ranked findings, root cause first.
+        model: the user's keras.Model.
+        compile_kwargs: the ``model.compile`` arguments ({} to read them from the model).
+        fit_kwargs: the ``model.fit`` arguments, ``x``/``y`` as keywords.
+        max_remedies: how many remedies of that finding to apply (best first).
+        skip: remedy ids not to apply.
+
+    Returns:
+        A RuntimeChange (``changed`` is False when nothing applicable was found).
+    """
+    ck = dict(compile_kwargs) or _compile_kwargs_of(model)
+    fk = dict(fit_kwargs)
+    fk["callbacks"] = list(fk.get("callbacks") or [])
+    change = RuntimeChange(model, ck, fk)
+    skip = set(skip)
+    for f in findings:
+        ids = [r.id for r in f.remedies if r.id not in skip]
+        usable = [i for i in ids if i in HANDLERS]
+        change.skipped += [{"remedy": i, "why": NOT_AT_RUNTIME[i]} for i in ids
+                           if i in NOT_AT_RUNTIME]
+        if not usable:
+            continue
+        state = _State(change.model, ck, fk, f)
+        lines = []
+        for rid in usable[:max_remedies]:
+            try:
+                what = HANDLERS[rid](state)
+            except (ValueError, TypeError, AttributeError) as e:
+                change.skipped.append({"remedy": rid, "why": f"could not apply: {e}"})
+                continue
+            change.applied.append({"remedy": rid, "code": f.code.value, "change": what,
+                                   "snippet": CATALOG[rid].code})
+            lines.append(f"# {f.code.value}: {CATALOG[rid].summary} ({what})\n"
+                         + "\n".join(f"+ {ln}" for ln in CATALOG[rid].code.splitlines()))
+        if change.applied:
+            change.model = state.model
+            change.compile_kwargs, change.fit_kwargs = state.compile_kwargs, state.fit_kwargs
+            change.recompile = True
+            change.code = "\n".join(lines)
+            break
+    return change
+
+
+def _compile_kwargs_of(model: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(model, "optimizer", None) is not None:
+        out["optimizer"] = model.optimizer
+    if getattr(model, "loss", None) is not None:
+        out["loss"] = model.loss
+    out["metrics"] = ["accuracy"]
+    return out
+
+
+# optimizer ---------------------------------------------------------------------------
+def _optimizer(s: _State) -> Any:
+    import keras
+
+    return keras.optimizers.get(s.compile_kwargs.get("optimizer", "rmsprop"))
+
+
+def _lr_of(opt: Any) -> float:
+    lr = opt.get_config().get("learning_rate")
+    if isinstance(lr, dict):  # a schedule: use its starting value
+        cfg = lr.get("config", {})
+        lr = cfg.get("initial_learning_rate", cfg.get("warmup_target", ADAM_LR))
+    return float(lr)
+
+
+def _rebuild(opt: Any, **changes: Any) -> Any:
+    cfg = opt.get_config()
+    cfg.update(changes)
+    return type(opt).from_config(cfg)
+
+
+def _suggested_lr(s: _State) -> float | None:
+    ev = s.finding.evidence
+    for key in ("suggested", "lr_suggested", "suggested_lr"):
+        if ev.get(key):
+            return float(ev[key])
+    lr_range = ev.get("lr_range")
+    if isinstance(lr_range, dict) and lr_range.get("suggested"):
+        return float(lr_range["suggested"])
+    return None
+
+
+def _set_lr(s: _State, lr: float, why: str) -> str:
+    opt = _optimizer(s)
+    old = _lr_of(opt)
+    s.compile_kwargs["optimizer"] = _rebuild(opt, learning_rate=float(lr))
+    return f"{type(opt).__name__} learning_rate {old:g} -> {lr:g} ({why})"
+
+
+@handler("lower_lr")
+def _h_lower_lr(s: _State) -> str:
+    old = _lr_of(_optimizer(s))
+    lr = _suggested_lr(s)
+    if lr is None or lr >= old:
+        return _set_lr(s, old / LR_STEP, f"divided by {LR_STEP:g}")
+    return _set_lr(s, lr, "LR range test")
+
+
+@handler("raise_lr")
+def _h_raise_lr(s: _State) -> str:
+    old = _lr_of(_optimizer(s))
+    lr = _suggested_lr(s)
+    if lr is None or lr <= old:
+        return _set_lr(s, old * LR_STEP, f"multiplied by {LR_STEP:g}")
+    return _set_lr(s, lr, "LR range test")
+
+
+@handler("lr_range_test")
+def _h_lr_range(s: _State) -> str:
+    lr = _suggested_lr(s)
+    if lr is None:
+        raise ValueError("the finding carries no suggested LR (evidence['suggested'])")
+    return _set_lr(s, lr, "LR range test")
+
+
+@handler("adam")
+def _h_adam(s: _State) -> str:
+    import keras
+
+    old = _optimizer(s)
+    lr = _suggested_lr(s) or ADAM_LR
+    s.compile_kwargs["optimizer"] = keras.optimizers.AdamW(learning_rate=lr,
+                                                          weight_decay=WEIGHT_DECAY)
+    return f"{type(old).__name__} -> AdamW(learning_rate={lr:g}, weight_decay={WEIGHT_DECAY:g})"
+
+
+@handler("weight_decay")
+def _h_wd(s: _State) -> str:
+    import keras
+
+    old = _optimizer(s)
+    if isinstance(old, keras.optimizers.AdamW):
+        s.compile_kwargs["optimizer"] = _rebuild(old, weight_decay=WEIGHT_DECAY * 10)
+        return f"AdamW weight_decay -> {WEIGHT_DECAY * 10:g}"
+    s.compile_kwargs["optimizer"] = _rebuild(old, weight_decay=WEIGHT_DECAY)
+    return f"{type(old).__name__} weight_decay -> {WEIGHT_DECAY:g}"
+
+
+@handler("grad_clip")
+def _h_clip(s: _State) -> str:
+    s.compile_kwargs["optimizer"] = _rebuild(_optimizer(s), clipnorm=CLIPNORM)
+    return f"clipnorm={CLIPNORM:g}"
+
+
+# fit arguments -----------------------------------------------------------------------
+def _labels(s: _State) -> np.ndarray:
+    y = s.fit_kwargs.get("y")
+    if y is None:
+        raise ValueError("class weights need array labels in fit(y=...), not a dataset")
+    y = np.asarray(y)
+    return y.argmax(-1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1).astype(int)
+
+
+@handler("class_weights")
+def _h_class_weights(s: _State) -> str:
+    y = _labels(s)
+    counts = np.bincount(y)
+    w = {int(c): float(len(y) / (len(counts) * n)) for c, n in enumerate(counts) if n}
+    s.fit_kwargs["class_weight"] = w
+    return f"class_weight={{{', '.join(f'{k}: {v:.2f}' for k, v in w.items())}}}"
+
+
+def _has_cb(s: _State, name: str) -> bool:
+    return any(type(cb).__name__ == name for cb in s.fit_kwargs["callbacks"])
+
+
+@handler("early_stopping")
+def _h_early(s: _State) -> str:
+    import keras
+
+    if _has_cb(s, "EarlyStopping"):
+        raise ValueError("EarlyStopping is already in the callbacks")
+    monitor = "val_loss" if _has_validation(s) else "loss"
+    s.fit_kwargs["callbacks"].append(keras.callbacks.EarlyStopping(
+        monitor=monitor, patience=EARLY_STOPPING_PATIENCE, restore_best_weights=True))
+    return f"EarlyStopping(monitor={monitor!r}, patience={EARLY_STOPPING_PATIENCE}, " \
+           "restore_best_weights=True)"
+
+
+def _has_validation(s: _State) -> bool:
+    return bool(s.fit_kwargs.get("validation_data") is not None
+                or s.fit_kwargs.get("validation_split"))
+
+
+@handler("more_epochs")
+def _h_more_epochs(s: _State) -> str:
+    old = int(s.fit_kwargs.get("epochs", 1))
+    s.fit_kwargs["epochs"] = min(MAX_EPOCHS, old * 2)
+    msg = f"epochs {old} -> {s.fit_kwargs['epochs']}"
+    if not _has_cb(s, "EarlyStopping"):
+        msg += "; " + _h_early(s)
+    return msg
+
+
+@handler("reduce_lr_on_plateau")
+def _h_plateau(s: _State) -> str:
+    import keras
+
+    if _has_cb(s, "ReduceLROnPlateau"):
+        raise ValueError("ReduceLROnPlateau is already in the callbacks")
+    opt = _optimizer(s)
+    if isinstance(opt.get_config().get("learning_rate"), dict):
+        raise TypeError("the optimizer uses a LR schedule; ReduceLROnPlateau cannot set it")
+    monitor = "val_loss" if _has_validation(s) else "loss"
+    s.fit_kwargs["callbacks"].append(keras.callbacks.ReduceLROnPlateau(
+        monitor=monitor, factor=0.5, patience=PLATEAU_PATIENCE))
+    return f"ReduceLROnPlateau(monitor={monitor!r}, factor=0.5, patience={PLATEAU_PATIENCE})"
+
+
+@handler("batch_size")
+def _h_batch(s: _State) -> str:
+    if "x" in s.fit_kwargs and not isinstance(s.fit_kwargs["x"], np.ndarray):
+        raise ValueError("batch_size can only be set for array inputs; batch the dataset")
+    old = s.fit_kwargs.get("batch_size", 32)
+    s.fit_kwargs["batch_size"] = 64 if old != 64 else 128
+    return f"batch_size {old} -> {s.fit_kwargs['batch_size']}"
+
+
+@handler("shuffle_before_split")
+def _h_shuffle(s: _State) -> str:
+    x, y = s.fit_kwargs.get("x"), s.fit_kwargs.get("y")
+    if not isinstance(x, np.ndarray) or y is None:
+        raise ValueError("shuffling before validation_split needs array x and y")
+    seed = 0
+    idx = np.random.default_rng(seed).permutation(len(x))
+    s.fit_kwargs["x"], s.fit_kwargs["y"] = x[idx], np.asarray(y)[idx]
+    return f"x, y shuffled together (seed {seed}) before validation_split"
+
+
+# model -------------------------------------------------------------------------------
+def _input_max(s: _State) -> float:
+    for key in ("max", "max_value", "x_max"):
+        if s.finding.evidence.get(key) is not None:
+            return float(s.finding.evidence[key])
+    x = s.fit_kwargs.get("x")
+    return float(np.nanmax(x)) if isinstance(x, np.ndarray) else 255.0
+
+
+def _wrap(s: _State, layer: Any) -> None:
+    import keras
+
+    inner = s.model
+    inputs = keras.Input(shape=tuple(inner.input_shape[1:]))
+    s.model = keras.Model(inputs, inner(layer(inputs)), name=f"{inner.name}_repaired")
+
+
+@handler("rescale")
+def _h_rescale(s: _State) -> str:
+    from keras import layers
+
+    top = max(1.0, _input_max(s))
+    scale = 1.0 / (255.0 if top > 1.0 and top <= 255.0 else top)
+    _wrap(s, layers.Rescaling(scale))
+    return f"model wrapped: Rescaling({scale:.6g}) as first layer"
+
+
+@handler("standardize")
+def _h_standardize(s: _State) -> str:
+    from keras import layers
+
+    x = s.fit_kwargs.get("x")
+    if not isinstance(x, np.ndarray):
+        raise TypeError("standardizing needs array x to compute the statistics")
+    xf = np.nan_to_num(x.astype("float32"))
+    axes = tuple(range(xf.ndim - 1))
+    norm = layers.Normalization(mean=xf.mean(axes), variance=xf.var(axes) + 1e-7)
+    _wrap(s, norm)
+    return "model wrapped: Normalization(train mean/variance) as first layer"
+
+
+@handler("same_preprocessing")
+def _h_same_pre(s: _State) -> str:
+    return _h_rescale(s)
+
+
+def _hidden(model: Any) -> list[Any]:
+    layers = [ly for ly in _flat_layers(model) if hasattr(ly, "kernel") and
+              hasattr(ly, "activation")]
+    return layers[:-1]
+
+
+def _flat_layers(model: Any) -> list[Any]:
+    out = []
+    for ly in getattr(model, "layers", []):
+        out += _flat_layers(ly) if hasattr(ly, "layers") else [ly]
+    return out
+
+
+def _set_activation(s: _State, name: str, only: set[str] | None) -> int:
+    import keras
+
+    n = 0
+    for ly in _hidden(s.model):
+        current = keras.activations.serialize(ly.activation)
+        current = current if isinstance(current, str) else str(current)
+        if only is None or current in only:
+            ly.activation = keras.activations.get(name)
+            n += 1
+    if n == 0:
+        raise ValueError(f"no hidden layer to switch to {name}")
+    return n
+
+
+@handler("relu_activation")
+def _h_relu(s: _State) -> str:
+    n = _set_activation(s, "relu", {"sigmoid", "tanh", "hard_sigmoid", "softsign"})
+    return f"{n} hidden layer(s): sigmoid/tanh -> relu"
+
+
+@handler("leaky_relu")
+def _h_leaky(s: _State) -> str:
+    n = _set_activation(s, "leaky_relu", {"relu"})
+    return f"{n} hidden layer(s): relu -> leaky_relu"
+
+
+@handler("he_init")
+def _h_he(s: _State) -> str:
+    import keras
+
+    n = 0
+    for ly in _hidden(s.model):
+        act = keras.activations.serialize(ly.activation)
+        init = keras.initializers.HeNormal() if act in ("relu", "leaky_relu", "elu", "gelu") \
+            else keras.initializers.GlorotUniform()
+        ly.kernel.assign(init(ly.kernel.shape))
+        if getattr(ly, "bias", None) is not None:
+            ly.bias.assign(np.zeros(ly.bias.shape, dtype="float32"))
+        n += 1
+    return f"{n} hidden layer(s) re-initialized (He for ReLU-like, Glorot otherwise)"
+
+
+@handler("less_dropout")
+def _h_less_dropout(s: _State) -> str:
+    n = 0
+    for ly in _flat_layers(s.model):
+        if type(ly).__name__ in ("Dropout", "SpatialDropout2D") and ly.rate > SAFE_DROPOUT:
+            ly.rate = SAFE_DROPOUT
+            n += 1
+    if n == 0:
+        raise ValueError(f"no dropout rate above {SAFE_DROPOUT}")
+    return f"{n} dropout rate(s) -> {SAFE_DROPOUT}"
+
+
+def _num_classes(s: _State) -> int:
+    ev = s.finding.evidence
+    for key in ("num_classes", "classes", "expected_units"):
+        if ev.get(key):
+            return int(ev[key])
+    y = s.fit_kwargs.get("y")
+    if y is None:
+        raise ValueError("the number of classes is unknown (no evidence, no array y)")
+    y = np.asarray(y)
+    return int(y.shape[1]) if y.ndim == 2 and y.shape[1] > 1 else int(y.max()) + 1
+
+
+def _is_sparse(s: _State) -> bool | None:
+    y = s.fit_kwargs.get("y")
+    if y is None:
+        return None
+    y = np.asarray(y)
+    return not (y.ndim == 2 and y.shape[1] > 1)
+
+
+@handler("fix_output_activation")
+def _h_out_act(s: _State) -> str:
+    import keras
+
+    last = [ly for ly in _flat_layers(s.model) if hasattr(ly, "activation")][-1]
+    units = int(last.units) if hasattr(last, "units") else None
+    name = "sigmoid" if units == 1 else "softmax"
+    last.activation = keras.activations.get(name)
+    loss = s.compile_kwargs.get("loss")
+    if hasattr(loss, "get_config") and loss.get_config().get("from_logits"):
+        cfg = loss.get_config()
+        cfg["from_logits"] = False
+        s.compile_kwargs["loss"] = type(loss).from_config(cfg)
+    return f"output activation -> {name}, from_logits=False"
+
+
+@handler("fix_loss")
+def _h_loss(s: _State) -> str:
+    sparse = _is_sparse(s)
+    n = _num_classes(s)
+    if n == 2 and _output_units(s.model) == 1:
+        loss = "binary_crossentropy"
+    elif sparse is False:
+        loss = "categorical_crossentropy"
+    else:
+        loss = "sparse_categorical_crossentropy"
+    old = s.compile_kwargs.get("loss")
+    if getattr(old, "name", old) == loss:
+        raise ValueError(f"the loss is already {loss}")
+    s.compile_kwargs["loss"] = loss
+    return f"loss {getattr(old, 'name', old)} -> {loss}"
+
+
+def _output_units(model: Any) -> int:
+    return int(model.output_shape[-1])
+
+
+@handler("fix_output_units")
+def _h_out_units(s: _State) -> str:
+    import keras
+
+    n = _num_classes(s)
+    last = s.model.layers[-1]
+    if not hasattr(last, "units"):
+        raise ValueError("the last layer is not Dense; edit the model code")
+    if int(last.units) == n:
+        raise ValueError(f"the output already has {n} units")
+    act = keras.activations.serialize(last.activation)
+    act = act if act in ("softmax", "sigmoid") else "softmax"
+    x = s.model.layers[-2].output if len(s.model.layers) > 1 else s.model.inputs[0]
+    out = keras.layers.Dense(n if n > 2 or act == "softmax" else 1, activation=act,
+                             name=f"{last.name}_fixed")(x)
+    s.model = keras.Model(s.model.inputs, out, name=f"{s.model.name}_repaired")
+    return f"output Dense {last.units} -> {n} units ({act}); the new layer starts untrained"
