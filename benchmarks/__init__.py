@@ -1,0 +1,1 @@
+"""Benchmarks of convergent itself: fault cases with known answers, and performance."""

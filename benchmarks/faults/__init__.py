@@ -1,0 +1,1 @@
+"""The fault benchmark: faulty scripts and image folders with known answers, and a scorer."""

@@ -1,0 +1,8 @@
+"""Make the checkout's ``benchmarks`` package importable (it is not installed)."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
