@@ -1,0 +1,75 @@
+"""Small inline thumbnails of the images a finding flags (data: URIs, JPEG or PNG).
+
+A thumbnail is at most ``THUMB_PX`` pixels on its long side; a finding shows at most
+``MAX_FILES`` files, ``MAX_PAIRS`` pairs or ``MAX_SAMPLES`` label-noise samples, and a
+whole report at most ``MAX_THUMBS`` images, so a scan of thousands of flagged images
+still gives a report of a few MB (measured in benchmarks/RESULTS.md, "report").
+Files that are missing or cannot be decoded give ``None``: the report shows the name.
+
+Example:
+    >>> Thumbnailer(root=None).uri("no/such/file.png") is None
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+# 112 px long side: sharp at the 96-CSS-px cell the template shows, on 1x screens and
+# still acceptable on 2x; a 112 px JPEG at quality 75 is 2-5 kB.
+THUMB_PX = 112
+JPEG_QUALITY = 75
+MAX_FILES = 24  # per finding: three rows of the thumbnail grid
+MAX_PAIRS = 8
+MAX_SAMPLES = 16
+MAX_THUMBS = 400  # per report: 400 x ~4 kB = ~1.6 MB of images, far below 10 MB
+
+
+class Thumbnailer:
+    """Turn evidence paths (relative to ``root``) into data URIs, each file encoded once."""
+
+    def __init__(self, root: str | Path | None, max_total: int = MAX_THUMBS) -> None:
+        self.root = Path(root) if root else None
+        self.max_total = max_total
+        self._cache: dict[str, str | None] = {}
+        self.skipped = 0  # thumbnails not made because the report-wide cap was reached
+
+    def path(self, rel: str) -> Path:
+        p = Path(str(rel))
+        return p if p.is_absolute() or self.root is None else self.root / p
+
+    def uri(self, rel: object) -> str | None:
+        """The data URI of ``rel``'s thumbnail, or None (missing, unreadable, over the cap)."""
+        key = str(rel)
+        if key in self._cache:
+            return self._cache[key]
+        made = sum(1 for v in self._cache.values() if v)
+        if made >= self.max_total:
+            self.skipped += 1
+            return None
+        self._cache[key] = _encode(self.path(key))
+        return self._cache[key]
+
+
+def _encode(path: Path) -> str | None:
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))  # fast JPEG decode at low res
+            im.thumbnail((THUMB_PX, THUMB_PX))
+            has_alpha = im.mode in ("RGBA", "LA", "PA") or (
+                im.mode == "P" and "transparency" in im.info)
+            buf = io.BytesIO()
+            if has_alpha:
+                im.convert("RGBA").save(buf, "PNG", optimize=True)
+                mime = "image/png"
+            else:
+                im.convert("L" if im.mode in ("L", "1", "I", "I;16", "F") else "RGB").save(
+                    buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
+                mime = "image/jpeg"
+    except Exception:  # noqa: BLE001 — any unreadable file just has no thumbnail
+        return None
+    return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
