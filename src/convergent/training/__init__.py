@@ -1,0 +1,1 @@
+"""Training: probes, the Monitor callback, learning-curve analysis and `convergent run`."""

@@ -1,0 +1,798 @@
+"""Learning-curve analysis: pure functions from plain run records to findings.
+
+The same code serves the live :class:`~convergent.training.monitor.Monitor` (called at each
+epoch end), ``convergent analyze`` (a CSVLogger file, History JSON or TensorBoard dir) and
+``convergent run``. Inputs are plain Python data collected into :class:`RunFacts`:
+
+- ``history``: Keras ``History.history``, a dict of per-epoch lists (``loss``, ``val_loss``,
+  ``accuracy``, ``learning_rate``, ...);
+- ``steps``: optional per-step records ``{"step": [...], "epoch": [...], "loss": [...]}``
+  where ``loss`` is the loss of that batch;
+- optional gradient/activation samples and facts about data, optimizer and model.
+
+Each check is a registered plug-in of :data:`CURVES`; thresholds are UPPER_CASE defaults
+beside it, each with its source. Every finding carries ``evidence["began_epoch"]`` (0-based)
+and, where known, ``evidence["began_step"]``.
+
+Example:
+    >>> facts = RunFacts(history={"loss": [2.3, float("nan")]})
+    >>> [f.code.value for f in analyze_curves(facts).findings][:1]
+    ['TRAIN_LR_TOO_HIGH']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from convergent.findings import Code, Finding, Severity
+from convergent.registry import Registry
+from convergent.remedies.catalog import remedies_for
+
+CURVES = Registry("curves")
+
+ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
+                 "binary_accuracy")
+
+
+@dataclass
+class RunFacts:
+    """Everything the curve checks read; every field but ``history`` is optional.
+
+    Args:
+        history: per-epoch lists, as in ``keras.callbacks.History.history``.
+        steps: per-step records ``{"step", "epoch", "loss"}`` (batch losses).
+        n_classes: number of classes (else estimated from the initial loss ≈ ln C).
+        majority_fraction: share of the largest class (chance level of accuracy).
+        n_train, n_val: sample counts (binomial noise of accuracy).
+        batch_size, steps_per_epoch, epochs_planned: fit settings.
+        optimizer: ``{"name": "sgd", "learning_rate": 0.01, "momentum": 0.0, ...}``.
+        regularization: ``{"dropout": bool, "weight_decay": bool, "augmentation": bool,
+            "n_params": int}``; ``None`` when the model is unknown.
+        grad_norms: ``{"layers": [...], "sizes": [...], "steps": [...], "epochs": [...],
+            "values": [[norm per layer] per sample]}``.
+        update_ratios: same layout as ``grad_norms`` (||ΔW|| / ||W|| over one step).
+        dead_fraction, saturated_fraction: ``{"steps": [...], "epochs": [...],
+            "values": [...]}`` on a fixed probe batch.
+    """
+
+    history: dict[str, list[float]]
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    n_classes: int | None = None
+    majority_fraction: float | None = None
+    n_train: int | None = None
+    n_val: int | None = None
+    batch_size: int | None = None
+    steps_per_epoch: int | None = None
+    epochs_planned: int | None = None
+    optimizer: dict[str, Any] | None = None
+    regularization: dict[str, Any] | None = None
+    grad_norms: dict[str, Any] | None = None
+    update_ratios: dict[str, Any] | None = None
+    dead_fraction: dict[str, Any] | None = None
+    saturated_fraction: dict[str, Any] | None = None
+
+    # -- derived views -------------------------------------------------------------------
+    def series(self, key: str) -> np.ndarray:
+        """One per-epoch series as float64 (NaN for missing/None values); empty if absent."""
+        vals = self.history.get(key) or []
+        return np.array([np.nan if v is None else float(v) for v in vals], dtype=float)
+
+    @property
+    def n_epochs(self) -> int:
+        return max((len(v) for v in self.history.values()), default=0)
+
+    def acc_key(self) -> str | None:
+        for k in ACCURACY_KEYS:
+            if k in self.history:
+                return k
+        return None
+
+    def step_loss(self) -> np.ndarray:
+        return np.array(self.steps.get("loss") or [], dtype=float)
+
+    def step_epoch(self, i: int) -> int | None:
+        ep = self.steps.get("epoch") or []
+        return int(ep[i]) if i < len(ep) else None
+
+    def initial_loss(self) -> float | None:
+        """The loss before learning: the first batch's loss, else the first epoch's mean."""
+        sl = self.step_loss()
+        if sl.size and math.isfinite(sl[0]):
+            return float(sl[0])
+        ep = self.series("loss")
+        if ep.size and math.isfinite(ep[0]):
+            return float(ep[0])
+        return None
+
+    def classes(self) -> tuple[int | None, str]:
+        """The number of classes and where it came from (given, or exp(initial loss))."""
+        if self.n_classes:
+            return int(self.n_classes), "given"
+        l0 = self.initial_loss()
+        # Cross-entropy of an untrained softmax classifier starts near ln C (uniform
+        # prediction), so C ≈ exp(L0). Only trusted inside a plausible range.
+        if l0 is not None and math.log(2) * 0.8 <= l0 <= math.log(1000):
+            return max(2, round(math.exp(l0))), "exp(initial loss)"
+        return None, "unknown"
+
+
+@dataclass
+class CurveResult:
+    findings: list[Finding]
+    metrics: dict[str, Any]
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    return a[np.isfinite(a)]
+
+
+def make_finding(code: Code, severity: Severity, confidence: float, title: str,
+                 explanation: str, evidence: dict[str, Any], began_epoch: int | None,
+                 *preferred: str, began_step: int | None = None) -> Finding:
+    """A Finding with ``began_epoch`` (and ``began_step``) in its evidence."""
+    ev = dict(evidence)
+    ev["began_epoch"] = began_epoch
+    if began_step is not None:
+        ev["began_step"] = began_step
+    return Finding(code, severity, round(float(min(max(confidence, 0.0), 1.0)), 3), title,
+                   explanation, ev, remedies_for(code, *preferred))
+
+
+# --------------------------------------------------------------------------------------
+# divergence and learning rate
+# --------------------------------------------------------------------------------------
+
+def _divergence(facts: RunFacts, blowup: float) -> dict[str, Any] | None:
+    """Where the loss first became non-finite or rose ``blowup``x above its start."""
+    sl = facts.step_loss()
+    l0 = facts.initial_loss()
+    if sl.size:
+        bad = ~np.isfinite(sl)
+        if l0 is not None and l0 > 0:
+            bad |= np.nan_to_num(sl, nan=0.0, posinf=np.inf) > blowup * l0
+        if bad.any():
+            i = int(np.argmax(bad))
+            return {"began_step": int(facts.steps.get("step", list(range(sl.size)))[i]),
+                    "began_epoch": facts.step_epoch(i), "value": float(sl[i])}
+    for key in ("loss", "val_loss"):
+        s = facts.series(key)
+        if not s.size:
+            continue
+        # a NaN val_loss can mean "not evaluated this epoch"; inf cannot
+        bad = ~np.isfinite(s) if key == "loss" else np.isinf(s)
+        if key == "loss" and l0 is not None and l0 > 0:
+            bad |= np.nan_to_num(s, nan=0.0, posinf=np.inf) > blowup * l0
+        if bad.any():
+            i = int(np.argmax(bad))
+            return {"began_epoch": i, "value": float(s[i]), "series": key}
+    return None
+
+
+@CURVES.register("diverged", codes=[Code.TRAIN_DIVERGED],
+                 # a 10x rise of the training loss above its starting value cannot be
+                 # minibatch noise for cross-entropy (which starts at ln C); first principles
+                 BLOWUP_FACTOR=10.0)
+def check_diverged(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    d = _divergence(facts, p["BLOWUP_FACTOR"])
+    if d is None:
+        return []
+    return [make_finding(
+        Code.TRAIN_DIVERGED, Severity.ERROR, 0.95, "Training diverged",
+        f"The loss became {d['value']:.4g} (non-finite or far above where it started); "
+        "nothing after that point is learned. A learning rate that is too high, or "
+        "non-finite inputs, usually cause this.",
+        {"value": d["value"], "blowup_factor": p["BLOWUP_FACTOR"],
+         "initial_loss": facts.initial_loss()},
+        d.get("began_epoch"), "lower_lr", "grad_clip", began_step=d.get("began_step"))]
+
+
+# Conventional learning-rate ranges of the common optimizers: Adam's paper default is 1e-3
+# (Kingma & Ba 2015); SGD on image classifiers is run at 1e-2..1e-1 (He et al. 2016).
+LR_TYPICAL = {"adam": (1e-4, 3e-3), "adamw": (1e-4, 3e-3), "nadam": (1e-4, 3e-3),
+              "adamax": (1e-4, 3e-3), "rmsprop": (1e-4, 3e-3), "sgd": (1e-3, 0.3),
+              "adagrad": (1e-3, 0.3), "adadelta": (1e-2, 10.0), "lion": (1e-5, 3e-4)}
+
+
+def _lr_position(facts: RunFacts) -> tuple[str, float | None]:
+    """'high', 'low' or 'typical' for the optimizer's LR against LR_TYPICAL."""
+    opt = facts.optimizer or {}
+    lr = opt.get("learning_rate")
+    rng = LR_TYPICAL.get(str(opt.get("name", "")).lower())
+    if lr is None or rng is None:
+        return "unknown", None
+    lr = float(lr)
+    return ("high" if lr > rng[1] * 3 else "low" if lr < rng[0] / 3 else "typical"), lr
+
+
+def _median_update_ratio(facts: RunFacts) -> float | None:
+    u = facts.update_ratios
+    if not u or not u.get("values"):
+        return None
+    vals = np.array(u["values"], dtype=float)
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    return float(np.median(vals)) if vals.size else None
+
+
+@CURVES.register("lr_too_high", codes=[Code.TRAIN_LR_TOO_HIGH],
+                 # the batch loss more than 3x its first value early on: cross-entropy
+                 # starts at ln C and a sane step only lowers it; first principles
+                 SPIKE_FACTOR=3.0,
+                 # train loss ending 10% above its first epoch while epochs went by
+                 RISE_TOL=0.10,
+                 # ||dW||/||W|| per step ~1e-3 is healthy (Karpathy, CS231n "ratio of
+                 # updates to weights"); 100x above it the weights are rewritten each step
+                 UPDATE_RATIO_HIGH=1e-1,
+                 BLOWUP_FACTOR=10.0)
+def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    reasons: list[str] = []
+    ev: dict[str, Any] = {}
+    conf, began, began_step = 0.0, None, None
+    d = _divergence(facts, p["BLOWUP_FACTOR"])
+    if d is not None:
+        reasons.append("the loss diverged")
+        conf, began, began_step = 0.75, d.get("began_epoch"), d.get("began_step")
+    sl = facts.step_loss()
+    if sl.size >= 3 and math.isfinite(sl[0]) and sl[0] > 0:
+        first_epoch = facts.steps.get("epoch") or [0] * sl.size
+        early = np.array([v for v, e in zip(sl[1:], first_epoch[1:]) if e == first_epoch[0]])
+        early = _finite(early)
+        if early.size and early.max() > p["SPIKE_FACTOR"] * sl[0]:
+            i = 1 + int(np.argmax(sl[1:] > p["SPIKE_FACTOR"] * sl[0]))
+            reasons.append(f"the batch loss jumped to {early.max():.3g} from {sl[0]:.3g}")
+            ev.update(spike_loss=float(early.max()), first_loss=float(sl[0]),
+                      spike_factor=p["SPIKE_FACTOR"])
+            if conf < 0.7:
+                conf, began, began_step = 0.7, facts.step_epoch(i), i
+    loss = facts.series("loss")
+    if loss.size >= 3 and np.isfinite(loss).all() and loss[0] > 0 \
+            and loss[-1] > loss[0] * (1 + p["RISE_TOL"]):
+        reasons.append(f"the training loss rose from {loss[0]:.3g} to {loss[-1]:.3g}")
+        ev.update(first_epoch_loss=float(loss[0]), last_epoch_loss=float(loss[-1]),
+                  rise_tol=p["RISE_TOL"])
+        if conf < 0.6:
+            conf, began = 0.6, int(np.argmax(loss > loss[0] * (1 + p["RISE_TOL"])))
+    ur = _median_update_ratio(facts)
+    if ur is not None and ur > p["UPDATE_RATIO_HIGH"]:
+        reasons.append(f"each step changes the weights by {ur:.2g} of their size")
+        ev.update(median_update_ratio=ur, update_ratio_high=p["UPDATE_RATIO_HIGH"])
+        if conf < 0.6:
+            conf, began = 0.6, 0
+    if not reasons:
+        return []
+    pos, lr = _lr_position(facts)
+    if lr is not None:
+        ev["learning_rate"] = lr
+        conf = min(0.95, conf + 0.15) if pos == "high" else conf
+    return [make_finding(
+        Code.TRAIN_LR_TOO_HIGH, Severity.ERROR if conf >= 0.7 else Severity.WARNING, conf,
+        "Learning rate too high",
+        "The learning rate is too high: " + "; ".join(reasons) + ". Steps overshoot the "
+        "minimum instead of descending into it; lower the learning rate 3-10x.",
+        ev, began, "lower_lr", "lr_range_test", began_step=began_step)]
+
+
+@CURVES.register("lr_too_low", codes=[Code.TRAIN_LR_TOO_LOW],
+                 # steady descent (>= 80% of epochs lower than the one before) yet less than
+                 # 15% of the starting loss gone: a sane LR removes far more of ln C within
+                 # a few epochs on learnable data; first principles
+                 STEADY_FRACTION=0.8, LOW_PROGRESS=0.15, MIN_EPOCHS=3,
+                 # ||dW||/||W|| per step 100x below the healthy ~1e-3 (Karpathy, CS231n)
+                 UPDATE_RATIO_LOW=1e-5)
+def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    reasons: list[str] = []
+    ev: dict[str, Any] = {}
+    conf = 0.0
+    if _divergence(facts, 10.0) is not None:
+        return []
+    loss = facts.series("loss")
+    if loss.size >= p["MIN_EPOCHS"] and np.isfinite(loss).all():
+        start = facts.initial_loss() or loss[0]
+        start = max(start, loss[0])
+        diffs = np.diff(loss)
+        steady = float(np.mean(diffs < 0))
+        progress = float((start - loss[-1]) / start) if start > 0 else 1.0
+        if steady >= p["STEADY_FRACTION"] and 0 <= progress < p["LOW_PROGRESS"]:
+            reasons.append(f"the loss fell steadily but only {progress:.0%} in {loss.size} "
+                           "epochs")
+            ev.update(steady_fraction=steady, progress=progress,
+                      low_progress=p["LOW_PROGRESS"], initial_loss=start,
+                      last_loss=float(loss[-1]))
+            conf = 0.6
+    ur = _median_update_ratio(facts)
+    if ur is not None and ur < p["UPDATE_RATIO_LOW"] and not _vanishing_signal(facts):
+        reasons.append(f"each step changes the weights by only {ur:.2g} of their size")
+        ev.update(median_update_ratio=ur, update_ratio_low=p["UPDATE_RATIO_LOW"])
+        conf = max(conf, 0.6)
+    if not reasons:
+        return []
+    pos, lr = _lr_position(facts)
+    if lr is not None:
+        ev["learning_rate"] = lr
+        if pos == "low":
+            conf = min(0.9, conf + 0.2)
+        elif pos == "high":
+            return []
+    return [make_finding(
+        Code.TRAIN_LR_TOO_LOW, Severity.WARNING, conf, "Learning rate too low",
+        "The learning rate is too low: " + "; ".join(reasons) + ". Training creeps; raise "
+        "the learning rate 3-10x (or pick it with a range test).",
+        ev, 0, "raise_lr", "lr_range_test")]
+
+
+# --------------------------------------------------------------------------------------
+# curve shapes
+# --------------------------------------------------------------------------------------
+
+def _oscillation(s: np.ndarray, p: dict[str, Any]) -> dict[str, Any] | None:
+    s = s[np.isfinite(s)]
+    if s.size < p["MIN_EPOCHS"]:
+        return None
+    d = np.diff(s)
+    nz = d[d != 0]
+    if nz.size < 3:
+        return None
+    alternation = float(np.mean(np.sign(nz[1:]) != np.sign(nz[:-1])))
+    level = float(np.median(np.abs(s))) or 1e-12
+    amplitude = float(np.median(np.abs(d)) / level)
+    trend = float(abs(s[-1] - s[0]) / np.sum(np.abs(d)))
+    if alternation >= p["ALTERNATION"] and amplitude >= p["AMPLITUDE"] and trend <= p["TREND"]:
+        began = int(np.argmax(np.abs(d) >= p["AMPLITUDE"] * level))
+        return {"alternation": alternation, "relative_amplitude": amplitude,
+                "trend_ratio": trend, "began_epoch": began}
+    return None
+
+
+@CURVES.register("oscillation", codes=[Code.TRAIN_OSCILLATION, Code.TRAIN_LR_TOO_HIGH],
+                 # iid noise flips the sign of successive differences 2/3 of the time,
+                 # a trend almost never: >= 1/2 flips means no trend; first principles
+                 ALTERNATION=0.5,
+                 # epoch means average hundreds of batches, so a healthy curve moves by
+                 # a few % per epoch; median swings of >= 10% of its level are not noise
+                 AMPLITUDE=0.10,
+                 # net change <= 30% of the path travelled: swings dominate the trend
+                 TREND=0.3, MIN_EPOCHS=6)
+def check_oscillation(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    for key in ("loss", "val_loss"):
+        o = _oscillation(facts.series(key), p)
+        if o is None:
+            continue
+        ev = {"series": key, **{k: v for k, v in o.items() if k != "began_epoch"},
+              "alternation_threshold": p["ALTERNATION"], "amplitude_threshold": p["AMPLITUDE"],
+              "trend_threshold": p["TREND"]}
+        out = [make_finding(
+            Code.TRAIN_OSCILLATION, Severity.WARNING, 0.7, f"{key} oscillates without trend",
+            f"`{key}` swings up and down by a median {o['relative_amplitude']:.0%} per epoch "
+            "with no net progress. The steps are too large for the loss surface: lower the "
+            "learning rate or reduce it when the loss stalls.",
+            ev, o["began_epoch"], "lower_lr", "reduce_lr_on_plateau")]
+        if key == "loss":
+            out.append(make_finding(
+                Code.TRAIN_LR_TOO_HIGH, Severity.WARNING, 0.5, "Learning rate likely too high",
+                "The training loss oscillates without trend, the usual sign of a learning "
+                "rate that is too high.", ev, o["began_epoch"], "lower_lr"))
+        return out
+    return []
+
+
+def _n_for(key: str, facts: RunFacts) -> int | None:
+    return facts.n_val if key.startswith("val_") else facts.n_train
+
+
+@CURVES.register("stuck_at_chance", codes=[Code.TRAIN_STUCK_AT_CHANCE],
+                 # accuracy within 3 binomial standard deviations of the chance level on n
+                 # samples: sqrt(p(1-p)/n); first principles
+                 Z=3.0,
+                 # n assumed when the sample count is unknown: a small validation split
+                 N_UNKNOWN=500,
+                 # judge only after 2 epochs: the first epoch's mean includes the start
+                 MIN_EPOCHS=2,
+                 # without accuracy: loss within 3% of ln C is the uniform prediction
+                 LOSS_TOL=0.03)
+def check_stuck_at_chance(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    if facts.n_epochs < p["MIN_EPOCHS"] or _divergence(facts, 10.0) is not None:
+        return []
+    c, c_src = facts.classes()
+    if c is None:
+        return []
+    chance = max(1.0 / c, facts.majority_fraction or 0.0)
+    ak = facts.acc_key()
+    keys = [k for k in (f"val_{ak}", ak) if ak and k in facts.history]
+    ev: dict[str, Any] = {"n_classes": c, "n_classes_source": c_src, "chance": chance}
+    stuck_keys = []
+    began = 0
+    for key in keys:
+        s = facts.series(key)
+        if not np.isfinite(s[-1]):
+            continue
+        n = _n_for(key, facts) or p["N_UNKNOWN"]
+        band = chance + p["Z"] * math.sqrt(chance * (1 - chance) / n)
+        above = np.where(np.nan_to_num(s, nan=0.0) > band)[0]
+        if s[-1] <= band:
+            stuck_keys.append(key)
+            began = max(began, int(above[-1]) + 1 if above.size else 0)
+            ev[f"{key}_last"] = float(s[-1])
+            ev[f"{key}_band"] = round(band, 4)
+            ev[f"{key}_n"] = n
+    if keys and not stuck_keys:
+        return []
+    if keys and len(stuck_keys) < len(keys) and stuck_keys == [ak]:
+        return []  # validation is above chance: the model learns something
+    if not keys:
+        loss = facts.series("loss")
+        lnc = math.log(c)
+        if c_src != "given" or not loss.size or not np.isfinite(loss[-1]) \
+                or abs(loss[-1] - lnc) > p["LOSS_TOL"] * lnc:
+            return []
+        ev.update(last_loss=float(loss[-1]), ln_c=lnc, loss_tol=p["LOSS_TOL"])
+    return [make_finding(
+        Code.TRAIN_STUCK_AT_CHANCE, Severity.ERROR, 0.9 if keys else 0.7,
+        "Accuracy stuck at chance",
+        f"The model predicts no better than chance ({chance:.3g} for {c} classes) after "
+        f"{facts.n_epochs} epochs: it has learned nothing usable. Look for the cause above "
+        "(labels, learning rate, inputs, output layer).",
+        ev, began, "raise_lr")]
+
+
+@CURVES.register("overfitting", codes=[Code.TRAIN_OVERFITTING],
+                 # validation loss 10% above its best, 2+ epochs after the best, while the
+                 # training loss keeps falling (Keras EarlyStopping's signal, with margin)
+                 RISE=0.10, PATIENCE=2, MIN_EPOCHS=4)
+def check_overfitting(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    v, t = facts.series("val_loss"), facts.series("loss")
+    if v.size < p["MIN_EPOCHS"] or t.size != v.size or not np.isfinite(v).all() \
+            or not np.isfinite(t).all():
+        return []
+    best = int(np.argmin(v))
+    if v.size - 1 - best < p["PATIENCE"] or v[-1] <= v[best] * (1 + p["RISE"]) \
+            or t[-1] >= t[best]:
+        return []
+    ev = {"best_epoch": best, "best_val_loss": float(v[best]), "last_val_loss": float(v[-1]),
+          "train_loss_at_best": float(t[best]), "last_train_loss": float(t[-1]),
+          "rise_threshold": p["RISE"]}
+    ak = facts.acc_key()
+    if ak and f"val_{ak}" in facts.history:
+        ev["last_gap_accuracy"] = float(facts.series(ak)[-1] - facts.series(f"val_{ak}")[-1])
+    return [make_finding(
+        Code.TRAIN_OVERFITTING, Severity.WARNING, 0.8, "Overfitting",
+        f"Validation loss was best at epoch {best + 1} ({v[best]:.3g}) and rose to "
+        f"{v[-1]:.3g} while training loss kept falling: the model memorizes the training "
+        "set. Stop at the best epoch and add regularization.",
+        ev, best + 1, "early_stopping", "augment", "dropout")]
+
+
+def _trend(s: np.ndarray, k: int) -> tuple[float, float]:
+    """Relative slope per epoch (positive = falling) and share of falling steps, last k."""
+    tail = s[-k:]
+    slope = float(np.polyfit(np.arange(tail.size), tail, 1)[0])
+    level = float(np.mean(np.abs(tail))) or 1e-12
+    return -slope / level, float(np.mean(np.diff(tail) < 0))
+
+
+@CURVES.register("still_improving", codes=[Code.TRAIN_UNDERFITTING],
+                 # the monitored loss still falling >1%/epoch over the last 20% of epochs
+                 # (>= 3), consistently (>= 2/3 of those epochs lower): it was stopped on a
+                 # slope, not a plateau (EarlyStopping's min_delta idea, relative)
+                 REL_SLOPE=0.01, STEEP_SLOPE=0.05, TAIL_FRACTION=0.2, MIN_TAIL=3,
+                 FALLING_FRACTION=2 / 3)
+def check_still_improving(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    key = "val_loss" if facts.series("val_loss").size else "loss"
+    s = facts.series(key)
+    k = max(p["MIN_TAIL"], math.ceil(p["TAIL_FRACTION"] * s.size))
+    if s.size < k + 1 or not np.isfinite(s).all():
+        return []
+    if facts.epochs_planned and s.size < facts.epochs_planned:
+        return []  # stopped early on purpose (EarlyStopping) or still running
+    rel, falling = _trend(s, k)
+    if rel <= p["REL_SLOPE"] or falling < p["FALLING_FRACTION"]:
+        return []
+    steep = rel > p["STEEP_SLOPE"]
+    return [make_finding(
+        Code.TRAIN_UNDERFITTING, Severity.WARNING if steep else Severity.INFO,
+        0.7 if steep else 0.5, "Still improving when stopped",
+        f"`{key}` was still falling {rel:.1%} per epoch over the last {k} epochs when training "
+        "stopped: more epochs would give a better model.",
+        {"series": key, "relative_slope_per_epoch": rel, "falling_fraction": falling,
+         "tail_epochs": k, "slope_threshold": p["REL_SLOPE"],
+         "steep_threshold": p["STEEP_SLOPE"]},
+        s.size - k, "more_epochs")]
+
+
+def plateau(s: np.ndarray, rel: float, patience: int) -> dict[str, Any] | None:
+    """The plateau the series ends on: ``patience``+ epochs with < ``rel`` improvement.
+
+    Example:
+        >>> plateau(np.array([2.0, 1.0, 0.9, 0.9, 0.9, 0.9]), 0.01, 3)["began_epoch"]
+        2
+    """
+    s = s[np.isfinite(s)]
+    if s.size < patience + 1:
+        return None
+    began = s.size - 1
+    while began > 0:
+        window = s[began - 1:]
+        if window.min() < s[began - 1] * (1 - rel) - 1e-12 or \
+                window.max() - window.min() > abs(s[began - 1]) * rel * 2 + 1e-12:
+            break
+        began -= 1
+    if s.size - began < patience + 1:
+        return None
+    return {"began_epoch": began, "level": float(s[began]), "epochs": int(s.size - began)}
+
+
+@CURVES.register("plateau", codes=[Code.TRAIN_OPTIMIZER],
+                 # < 1% relative change for 3+ epochs: flat (ReduceLROnPlateau's
+                 # min_delta/patience idea, relative; Keras' default patience is 10)
+                 REL=0.01, PATIENCE=3,
+                 # only worth advice while the model is far from fitting: train accuracy
+                 # below 0.9 (or no accuracy known)
+                 MAX_ACCURACY=0.9)
+def check_plateau(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    pl = plateau(facts.series("loss"), p["REL"], p["PATIENCE"])
+    if pl is None:
+        return []
+    ak = facts.acc_key()
+    if ak and facts.series(ak)[-1] >= p["MAX_ACCURACY"]:
+        return []
+    lr = facts.series("learning_rate")
+    if lr.size and np.isfinite(lr).all() and lr[-1] < lr[pl["began_epoch"]]:
+        return []  # the learning rate is already being reduced
+    return [make_finding(
+        Code.TRAIN_OPTIMIZER, Severity.INFO, 0.5, "Loss plateaued",
+        f"The training loss has been flat at {pl['level']:.3g} since epoch "
+        f"{pl['began_epoch'] + 1} with the learning rate unchanged. Reducing the learning "
+        "rate on plateau often restarts progress.",
+        {"plateau": pl, "rel_threshold": p["REL"], "patience": p["PATIENCE"]},
+        pl["began_epoch"], "reduce_lr_on_plateau")]
+
+
+# --------------------------------------------------------------------------------------
+# settings: batch size, optimizer, regularization
+# --------------------------------------------------------------------------------------
+
+def _poorly_fit(facts: RunFacts) -> bool:
+    ak = facts.acc_key()
+    if ak:
+        return bool(facts.series(ak)[-1] < 0.9)
+    loss = facts.series("loss")
+    l0 = facts.initial_loss()
+    return bool(loss.size and l0 and loss[-1] > 0.3 * l0)
+
+
+@CURVES.register("batch_size", codes=[Code.TRAIN_BATCH_SIZE],
+                 # fewer than 100 optimizer updates in the whole run: SGD-type methods need
+                 # hundreds to thousands of steps; first principles
+                 MIN_UPDATES=100, MAX_STEPS_PER_EPOCH=10,
+                 # batches under 8 samples: per-step noise ~1/sqrt(B) and slow epochs
+                 # (BatchNorm statistics are unreliable below ~8: Wu & He 2018, Fig. 1)
+                 SMALL_BATCH=8)
+def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    spe = facts.steps_per_epoch
+    if not spe and facts.batch_size and facts.n_train:
+        spe = math.ceil(facts.n_train / facts.batch_size)
+    out = []
+    if spe and facts.n_epochs:
+        total = spe * facts.n_epochs
+        if spe <= p["MAX_STEPS_PER_EPOCH"] and total < p["MIN_UPDATES"] and _poorly_fit(facts):
+            out.append(make_finding(
+                Code.TRAIN_BATCH_SIZE, Severity.WARNING, 0.6, "Batch too large: too few steps",
+                f"Each epoch makes only {spe} optimizer step(s) ({total} in the run), too few "
+                "for the model to fit. Use a batch size of 32-256 so each epoch makes many "
+                "updates.",
+                {"steps_per_epoch": spe, "total_updates": total, "batch_size": facts.batch_size,
+                 "min_updates": p["MIN_UPDATES"]}, 0, "batch_size"))
+    if facts.batch_size and facts.batch_size < p["SMALL_BATCH"]:
+        out.append(make_finding(
+            Code.TRAIN_BATCH_SIZE, Severity.INFO, 0.5, "Batch very small",
+            f"A batch of {facts.batch_size} gives noisy gradient estimates, unreliable "
+            "BatchNormalization statistics and slow epochs; 32-256 is the usual range.",
+            {"batch_size": facts.batch_size, "small_batch": p["SMALL_BATCH"]}, 0, "batch_size"))
+    return out
+
+
+@CURVES.register("optimizer", codes=[Code.TRAIN_OPTIMIZER])
+def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    opt = facts.optimizer or {}
+    if str(opt.get("name", "")).lower() != "sgd" or float(opt.get("momentum") or 0.0) > 0:
+        return []
+    loss = facts.series("loss")
+    slow = (loss.size >= 3 and np.isfinite(loss).all()
+            and (facts.initial_loss() or loss[0]) > 0
+            and loss[-1] > 0.5 * (facts.initial_loss() or loss[0]) and _poorly_fit(facts))
+    if not slow:
+        return []
+    return [make_finding(
+        Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.6, "Plain SGD without momentum learns slowly",
+        "The optimizer is SGD with no momentum and the loss has not even halved. Adam (or "
+        "SGD with momentum 0.9) reaches a good fit in far fewer epochs.",
+        {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])},
+        0, "adam")]
+
+
+@CURVES.register("no_regularization", codes=[Code.TRAIN_NO_REGULARIZATION],
+                 # train-validation accuracy gap > 10 points and > 3 binomial sigmas of the
+                 # validation accuracy: more than noise; first principles
+                 GAP=0.10, Z=3.0, N_UNKNOWN=500)
+def check_no_regularization(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    reg = facts.regularization
+    if not reg or any(reg.get(k) for k in ("dropout", "weight_decay", "augmentation")):
+        return []
+    ak = facts.acc_key()
+    gap_ok = False
+    ev: dict[str, Any] = {"regularization": reg}
+    if ak and f"val_{ak}" in facts.history:
+        tr, va = facts.series(ak)[-1], facts.series(f"val_{ak}")[-1]
+        n = facts.n_val or p["N_UNKNOWN"]
+        sigma = math.sqrt(max(va * (1 - va), 1e-4) / n)
+        gap_ok = bool(tr - va > max(p["GAP"], p["Z"] * sigma))
+        ev.update(train_accuracy=float(tr), val_accuracy=float(va), gap_threshold=p["GAP"])
+    over = check_overfitting(facts, CURVES.params("overfitting"))
+    if not (gap_ok or over):
+        return []
+    began = over[0].evidence["began_epoch"] if over else 0
+    return [make_finding(
+        Code.TRAIN_NO_REGULARIZATION, Severity.WARNING, 0.7, "No regularization",
+        "The model has no dropout, weight decay or augmentation and it fits the training set "
+        "much better than the validation set. Add augmentation and dropout or weight decay.",
+        ev, began, "augment", "dropout", "weight_decay")]
+
+
+# --------------------------------------------------------------------------------------
+# gradients and activations (from the Monitor's samples)
+# --------------------------------------------------------------------------------------
+
+def _sample_epoch(d: Mapping[str, Any], i: int) -> int | None:
+    ep = d.get("epochs") or []
+    return int(ep[i]) if i < len(ep) else None
+
+
+def _sample_step(d: Mapping[str, Any], i: int) -> int | None:
+    st = d.get("steps") or []
+    return int(st[i]) if i < len(st) else None
+
+
+def _vanishing_signal(facts: RunFacts) -> bool:
+    return bool(check_vanishing(facts, CURVES.params("vanishing_gradients")))
+
+
+@CURVES.register("exploding_gradients", codes=[Code.TRAIN_EXPLODING_GRADIENTS],
+                 # global gradient norm 1000x its first sample: growth without bound, far
+                 # beyond the ~10x swings of healthy training (Pascanu et al. 2013 clip at
+                 # a few times the typical norm)
+                 GROWTH=1e3)
+def check_exploding(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    g = facts.grad_norms
+    if not g or not g.get("values"):
+        return []
+    vals = np.array(g["values"], dtype=float)
+    total = np.sqrt(np.sum(np.square(vals), axis=1))
+    bad = ~np.isfinite(total)
+    base = total[np.isfinite(total) & (total > 0)]
+    if base.size:
+        bad |= np.nan_to_num(total, nan=0.0, posinf=np.inf) > p["GROWTH"] * base[0]
+    if not bad.any():
+        return []
+    i = int(np.argmax(bad))
+    return [make_finding(
+        Code.TRAIN_EXPLODING_GRADIENTS, Severity.ERROR, 0.85, "Exploding gradients",
+        f"The gradient norm grew from {base[0] if base.size else float('nan'):.3g} to "
+        f"{total[i]:.3g}: updates this large destroy what was learned. Clip gradients and "
+        "lower the learning rate.",
+        {"first_norm": float(base[0]) if base.size else None, "norm": float(total[i]),
+         "growth_threshold": p["GROWTH"]},
+        _sample_epoch(g, i), "grad_clip", "lower_lr", began_step=_sample_step(g, i))]
+
+
+@CURVES.register("vanishing_gradients", codes=[Code.TRAIN_VANISHING_GRADIENTS],
+                 # RMS gradient of the first trainable layer under 1/1000 of the last
+                 # layer's (median over samples): with Glorot/He init the per-layer
+                 # gradient variance stays within ~10x across depth (Glorot & Bengio 2010;
+                 # He et al. 2015), so 1000x is far outside healthy
+                 RATIO=1e-3,
+                 # most activations of sigmoid/tanh units in their flat tails
+                 SATURATED=0.5)
+def check_vanishing(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    out: list[Finding] = []
+    g = facts.grad_norms
+    if g and g.get("values") and len(g.get("layers") or []) >= 2:
+        vals = np.array(g["values"], dtype=float)
+        sizes = np.array(g.get("sizes") or [1] * vals.shape[1], dtype=float)
+        rms = vals / np.sqrt(np.maximum(sizes, 1))
+        first, last = rms[:, 0], rms[:, -1]
+        ok = np.isfinite(first) & np.isfinite(last) & (last > 0)
+        if ok.any():
+            ratio = first[ok] / last[ok]
+            med = float(np.median(ratio))
+            if med < p["RATIO"]:
+                i = int(np.argmax(ok & (np.divide(first, np.where(last > 0, last, 1))
+                                        < p["RATIO"])))
+                out.append(make_finding(
+                    Code.TRAIN_VANISHING_GRADIENTS,
+                    Severity.ERROR if med < p["RATIO"] ** 2 else Severity.WARNING, 0.75,
+                    "Vanishing gradients",
+                    f"The first layer ({g['layers'][0]}) gets {med:.2g} of the gradient the "
+                    f"last layer ({g['layers'][-1]}) gets (per weight): early layers barely "
+                    "learn. Use ReLU with He initialization, or add BatchNormalization.",
+                    {"first_to_last_rms_ratio": med, "ratio_threshold": p["RATIO"],
+                     "first_layer": g["layers"][0], "last_layer": g["layers"][-1]},
+                    _sample_epoch(g, i), "he_init", "batch_norm", "relu_activation",
+                    began_step=_sample_step(g, i)))
+    s = facts.saturated_fraction
+    if not out and s and s.get("values"):
+        v = np.array(s["values"], dtype=float)
+        if v.size and np.isfinite(v[-1]) and v[-1] > p["SATURATED"]:
+            i = int(np.argmax(v > p["SATURATED"]))
+            out.append(make_finding(
+                Code.TRAIN_VANISHING_GRADIENTS, Severity.WARNING, 0.6,
+                "Saturated activations",
+                f"{v[-1]:.0%} of sigmoid/tanh outputs sit in their flat tails, where the "
+                "gradient is near zero. Use ReLU, or normalize the layer inputs.",
+                {"saturated_fraction": float(v[-1]), "saturated_threshold": p["SATURATED"]},
+                _sample_epoch(s, i), "relu_activation", "batch_norm",
+                began_step=_sample_step(s, i)))
+    return out
+
+
+@CURVES.register("dying_relu", codes=[Code.TRAIN_DYING_RELU],
+                 # "most ReLU units output zero for all inputs" (docs/findings.md): > 50%
+                 # of units dead on the probe batch; > 90% is fatal
+                 DEAD=0.5, FATAL=0.9)
+def check_dying_relu(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    d = facts.dead_fraction
+    if not d or not d.get("values"):
+        return []
+    v = np.array(d["values"], dtype=float)
+    if not np.isfinite(v[-1]) or v[-1] <= p["DEAD"]:
+        return []
+    i = int(np.argmax(v > p["DEAD"]))
+    return [make_finding(
+        Code.TRAIN_DYING_RELU, Severity.ERROR if v[-1] > p["FATAL"] else Severity.WARNING,
+        0.8, "Dying ReLU",
+        f"{v[-1]:.0%} of ReLU units output zero for every probe input: they get no gradient "
+        "and never recover. Lower the learning rate, or use LeakyReLU and He initialization.",
+        {"dead_fraction": float(v[-1]), "first_dead_fraction": float(v[0]),
+         "dead_threshold": p["DEAD"]},
+        _sample_epoch(d, i), "lower_lr", "leaky_relu", "he_init",
+        began_step=_sample_step(d, i))]
+
+
+# --------------------------------------------------------------------------------------
+
+def analyze_curves(facts: RunFacts,
+                   overrides: Mapping[str, Mapping[str, Any]] | None = None) -> CurveResult:
+    """Run every curve check over ``facts``; return findings and curve metrics.
+
+    Args:
+        facts: the run's records.
+        overrides: ``{check_name: {PARAM: value}}`` merged over the defaults.
+
+    Example:
+        >>> r = analyze_curves(RunFacts(history={"loss": [1.0, 0.5, 0.3]}))
+        >>> r.metrics["finding_epochs"]
+        {}
+    """
+    findings = CURVES.run(facts, overrides)
+    epochs: dict[str, int] = {}
+    for f in findings:
+        e = f.evidence.get("began_epoch")
+        if e is not None:
+            epochs[f.code.value] = min(epochs.get(f.code.value, e), e)
+    metrics: dict[str, Any] = {"finding_epochs": epochs,
+                               "plateau": plateau(facts.series("loss"), 0.01, 3)}
+    return CurveResult(findings, metrics)
+
+
+def history_from_mapping(raw: Mapping[str, Sequence[Any]]) -> dict[str, list[float]]:
+    """Normalize a History-like mapping: float lists, ``lr`` renamed ``learning_rate``."""
+    out: dict[str, list[float]] = {}
+    for k, vals in raw.items():
+        key = "learning_rate" if k == "lr" else str(k)
+        try:
+            out[key] = [float("nan") if v is None or v == "" else float(v) for v in vals]
+        except (TypeError, ValueError):
+            continue
+    return out

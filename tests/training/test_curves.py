@@ -1,0 +1,300 @@
+"""Curve checks on synthetic histories whose answer is known by construction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from convergent.findings import Severity
+from convergent.training.curves import RunFacts, analyze_curves, plateau
+
+
+def healthy(epochs: int = 30, tau: float = 3.0, floor: float = 0.1, noise: float = 0.005,
+            c: int = 10, seed: int = 0) -> dict[str, list[float]]:
+    """A converged run: loss decays from ln C to a floor, accuracy rises, val tracks train."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(epochs)
+    decay = np.exp(-(t + 0.5) / tau)
+    loss = floor + (math.log(c) - floor) * decay
+    loss = loss * (1 + noise * rng.standard_normal(epochs))
+    acc = 1 / c + (0.97 - 1 / c) * (1 - decay)
+    return {"loss": list(loss), "val_loss": list(loss * 1.05 + 0.02),
+            "accuracy": list(acc), "val_accuracy": list(acc - 0.02 - 0.005 * rng.random(epochs))}
+
+
+def codes(facts: RunFacts, min_severity: str = "info") -> set[str]:
+    order = {"error": 0, "warning": 1, "info": 2}
+    return {f.code.value for f in analyze_curves(facts).findings
+            if order[f.severity.value] <= order[min_severity]}
+
+
+def began(facts: RunFacts, code: str) -> int | None:
+    return analyze_curves(facts).metrics["finding_epochs"].get(code)
+
+
+# -- healthy runs: no error or warning, over many generated runs ---------------------------
+
+def test_generated_healthy_runs_raise_no_warnings() -> None:
+    rng = np.random.default_rng(1)
+    alarms = []
+    for i in range(200):
+        epochs = int(rng.integers(15, 60))
+        tau = float(rng.uniform(0.5, epochs / 6))
+        c = int(rng.choice([2, 5, 10, 100]))
+        h = healthy(epochs, tau, float(rng.uniform(0.02, 0.5)), float(rng.uniform(0, 0.02)),
+                    c, seed=i)
+        facts = RunFacts(history=h, n_classes=c, n_val=int(rng.integers(100, 5000)),
+                         n_train=5000, batch_size=int(rng.choice([16, 32, 128])),
+                         epochs_planned=epochs,
+                         optimizer={"name": "adam", "learning_rate": 1e-3},
+                         regularization={"dropout": True})
+        found = codes(facts, "warning")
+        if found:
+            alarms.append((i, found))
+    assert len(alarms) <= 2, alarms  # <= 1% false alarms
+
+
+# -- divergence / learning rate ----------------------------------------------------------
+
+def test_diverged_positive_nan_at_epoch() -> None:
+    h = healthy(8)
+    h["loss"][4:] = [float("nan")] * 4
+    facts = RunFacts(history=h, n_classes=10)
+    assert "TRAIN_DIVERGED" in codes(facts)
+    assert began(facts, "TRAIN_DIVERGED") == 4
+    assert "TRAIN_LR_TOO_HIGH" in codes(facts)
+
+
+def test_diverged_positive_per_step_blowup() -> None:
+    steps = {"step": list(range(20)), "epoch": [0] * 20,
+             "loss": [2.3, 2.2, 2.5, 9.0, 40.0] + [float("inf")] * 15}
+    facts = RunFacts(history={"loss": [float("inf")]}, steps=steps)
+    r = analyze_curves(facts)
+    div = next(f for f in r.findings if f.code.value == "TRAIN_DIVERGED")
+    assert div.evidence["began_step"] == 4 and div.severity is Severity.ERROR
+
+
+def test_diverged_negative_healthy() -> None:
+    assert "TRAIN_DIVERGED" not in codes(RunFacts(history=healthy(), n_classes=10))
+
+
+def test_lr_too_high_positive_early_spike_then_chance() -> None:
+    loss = [2.3, 14.0, 8.0, 3.1] + [2.303] * 46
+    steps = {"step": list(range(50)), "epoch": [0] * 25 + [1] * 25, "loss": loss}
+    h = {"loss": [4.0, 2.303, 2.303], "accuracy": [0.1, 0.1, 0.1]}
+    facts = RunFacts(history=h, steps=steps, n_classes=10,
+                     optimizer={"name": "adam", "learning_rate": 0.5})
+    found = codes(facts)
+    assert {"TRAIN_LR_TOO_HIGH", "TRAIN_STUCK_AT_CHANCE"} <= found
+    r = analyze_curves(facts)
+    assert r.findings[0].code.value == "TRAIN_LR_TOO_HIGH"  # cause before symptom
+
+
+def test_lr_too_high_positive_loss_rises_over_epochs() -> None:
+    facts = RunFacts(history={"loss": [1.0, 1.2, 1.4, 1.5]})
+    assert "TRAIN_LR_TOO_HIGH" in codes(facts)
+
+
+def test_lr_too_high_positive_update_ratio() -> None:
+    u = {"layers": ["a", "b"], "values": [[0.5, 0.4], [0.6, 0.3]], "steps": [0, 10]}
+    assert "TRAIN_LR_TOO_HIGH" in codes(RunFacts(history={"loss": [1.0]}, update_ratios=u))
+
+
+def test_lr_too_high_negative_healthy() -> None:
+    u = {"layers": ["a", "b"], "values": [[1e-3, 2e-3]], "steps": [0]}
+    assert "TRAIN_LR_TOO_HIGH" not in codes(
+        RunFacts(history=healthy(), n_classes=10, update_ratios=u))
+
+
+def test_lr_too_low_positive_steady_creep() -> None:
+    loss = list(2.30 - 0.01 * np.arange(10))
+    facts = RunFacts(history={"loss": loss}, n_classes=10,
+                     optimizer={"name": "sgd", "learning_rate": 1e-6})
+    f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_LR_TOO_LOW")
+    assert f.confidence >= 0.8 and f.evidence["began_epoch"] == 0
+
+
+def test_lr_too_low_positive_update_ratio() -> None:
+    u = {"layers": ["a", "b"], "values": [[1e-8, 1e-8]], "steps": [0]}
+    assert "TRAIN_LR_TOO_LOW" in codes(RunFacts(history={"loss": [1.0]}, update_ratios=u))
+
+
+@pytest.mark.parametrize("h", [healthy(), {"loss": [2.3, 2.31, 2.29, 2.30, 2.31]}],
+                         ids=["healthy", "flat-noisy"])
+def test_lr_too_low_negative(h: dict) -> None:
+    assert "TRAIN_LR_TOO_LOW" not in codes(RunFacts(history=h))
+
+
+# -- shapes -------------------------------------------------------------------------------
+
+def test_oscillation_positive() -> None:
+    loss = [1.0, 1.6, 0.9, 1.5, 1.0, 1.7, 0.95, 1.55, 1.0, 1.6]
+    facts = RunFacts(history={"loss": loss})
+    assert {"TRAIN_OSCILLATION", "TRAIN_LR_TOO_HIGH"} <= codes(facts)
+    assert began(facts, "TRAIN_OSCILLATION") == 0
+
+
+def test_oscillation_negative_noisy_but_trending() -> None:
+    rng = np.random.default_rng(0)
+    loss = list(np.linspace(2.0, 0.2, 20) * (1 + 0.03 * rng.standard_normal(20)))
+    assert "TRAIN_OSCILLATION" not in codes(RunFacts(history={"loss": loss}))
+
+
+def test_stuck_at_chance_positive_with_accuracy() -> None:
+    h = {"loss": [2.31, 2.303, 2.302, 2.302], "accuracy": [0.1, 0.11, 0.1, 0.098],
+         "val_loss": [2.302] * 4, "val_accuracy": [0.1, 0.1, 0.11, 0.1]}
+    facts = RunFacts(history=h, n_val=1000)
+    assert "TRAIN_STUCK_AT_CHANCE" in codes(facts)
+    f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_STUCK_AT_CHANCE")
+    assert f.evidence["n_classes"] == 10 and f.evidence["n_classes_source"] != "given"
+
+
+def test_stuck_at_chance_positive_majority_class() -> None:
+    h = {"loss": [0.5, 0.45, 0.45], "accuracy": [0.9, 0.9, 0.9]}
+    facts = RunFacts(history=h, n_classes=2, majority_fraction=0.9, n_train=10000)
+    assert "TRAIN_STUCK_AT_CHANCE" in codes(facts)
+
+
+def test_stuck_at_chance_began_epoch_when_it_fell_back() -> None:
+    h = {"loss": [1.0, 0.8, 2.3, 2.3, 2.3], "accuracy": [0.5, 0.6, 0.1, 0.1, 0.1]}
+    facts = RunFacts(history=h, n_classes=10, n_train=5000)
+    assert began(facts, "TRAIN_STUCK_AT_CHANCE") == 2
+
+
+@pytest.mark.parametrize("acc", [[0.1, 0.3, 0.5], [0.1, 0.2, 0.2]], ids=["learning", "slow"])
+def test_stuck_at_chance_negative(acc: list[float]) -> None:
+    h = {"loss": [2.3, 2.0, 1.8], "accuracy": acc, "val_accuracy": acc}
+    assert "TRAIN_STUCK_AT_CHANCE" not in codes(RunFacts(history=h, n_classes=10, n_val=1000))
+
+
+def test_overfitting_positive() -> None:
+    h = {"loss": [2.0, 1.2, 0.8, 0.5, 0.3, 0.2, 0.1],
+         "val_loss": [2.0, 1.3, 1.0, 1.05, 1.2, 1.4, 1.6]}
+    facts = RunFacts(history=h)
+    assert "TRAIN_OVERFITTING" in codes(facts)
+    assert began(facts, "TRAIN_OVERFITTING") == 3
+
+
+def test_overfitting_negative_both_fall() -> None:
+    assert "TRAIN_OVERFITTING" not in codes(RunFacts(history=healthy()))
+
+
+def test_underfitting_positive_still_improving() -> None:
+    h = {"loss": list(2.3 * 0.85 ** np.arange(8)), "val_loss": list(2.4 * 0.85 ** np.arange(8))}
+    facts = RunFacts(history=h, epochs_planned=8)
+    f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_UNDERFITTING")
+    assert f.severity is Severity.WARNING and f.evidence["began_epoch"] == 5
+
+
+def test_underfitting_negative_converged_or_stopped_early() -> None:
+    assert "TRAIN_UNDERFITTING" not in codes(RunFacts(history=healthy(40, tau=3)))
+    h = {"loss": list(2.3 * 0.85 ** np.arange(8))}
+    assert "TRAIN_UNDERFITTING" not in codes(RunFacts(history=h, epochs_planned=20))
+
+
+def test_plateau_detection_and_advice() -> None:
+    h = {"loss": [2.3, 1.5, 1.2, 1.2, 1.2, 1.2, 1.2], "accuracy": [0.1, 0.4, 0.5] + [0.5] * 4}
+    assert plateau(np.array(h["loss"]), 0.01, 3)["began_epoch"] == 2
+    r = analyze_curves(RunFacts(history=h))
+    f = next(f for f in r.findings if f.code.value == "TRAIN_OPTIMIZER")
+    assert f.severity is Severity.INFO and r.metrics["plateau"]["began_epoch"] == 2
+    h["learning_rate"] = [1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5]
+    assert "TRAIN_OPTIMIZER" not in codes(RunFacts(history=h))
+
+
+# -- settings -----------------------------------------------------------------------------
+
+def test_batch_size_positive_too_few_updates() -> None:
+    h = {"loss": [2.3, 2.2, 2.1, 2.0], "accuracy": [0.1, 0.15, 0.2, 0.25]}
+    facts = RunFacts(history=h, batch_size=5000, n_train=5000)
+    f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_BATCH_SIZE")
+    assert f.severity is Severity.WARNING and f.evidence["total_updates"] == 4
+
+
+def test_batch_size_positive_tiny_batch_is_info() -> None:
+    facts = RunFacts(history=healthy(), batch_size=2, n_train=5000)
+    assert "TRAIN_BATCH_SIZE" in codes(facts) and "TRAIN_BATCH_SIZE" not in codes(facts, "warning")
+
+
+def test_batch_size_negative() -> None:
+    assert "TRAIN_BATCH_SIZE" not in codes(RunFacts(history=healthy(), batch_size=64,
+                                                     n_train=5000))
+
+
+def test_optimizer_positive_plain_sgd_slow() -> None:
+    h = {"loss": [2.3, 2.0, 1.8, 1.7], "accuracy": [0.1, 0.2, 0.3, 0.35]}
+    facts = RunFacts(history=h, optimizer={"name": "SGD", "learning_rate": 0.01, "momentum": 0})
+    assert "TRAIN_OPTIMIZER" in codes(facts, "warning")
+
+
+def test_optimizer_negative_momentum_or_adam() -> None:
+    h = {"loss": [2.3, 2.0, 1.8, 1.7], "accuracy": [0.1, 0.2, 0.3, 0.35]}
+    for opt in ({"name": "sgd", "momentum": 0.9}, {"name": "adam"}):
+        assert "TRAIN_OPTIMIZER" not in codes(RunFacts(history=h, optimizer=opt), "warning")
+
+
+def test_no_regularization_positive_gap() -> None:
+    h = healthy(20)
+    h["val_accuracy"] = [a - 0.3 for a in h["accuracy"]]
+    facts = RunFacts(history=h, n_val=1000, regularization={"dropout": False, "n_params": 10**6})
+    assert "TRAIN_NO_REGULARIZATION" in codes(facts)
+
+
+def test_no_regularization_negative() -> None:
+    h = healthy(20)
+    h["val_accuracy"] = [a - 0.3 for a in h["accuracy"]]
+    assert "TRAIN_NO_REGULARIZATION" not in codes(
+        RunFacts(history=h, regularization={"dropout": True}))
+    assert "TRAIN_NO_REGULARIZATION" not in codes(
+        RunFacts(history=healthy(20), n_val=1000, regularization={"dropout": False}))
+
+
+# -- gradients and activations --------------------------------------------------------------
+
+def grads(values: list[list[float]]) -> dict:
+    return {"layers": ["conv", "dense", "out"], "sizes": [100, 100, 100],
+            "steps": [10 * i for i in range(len(values))],
+            "epochs": [i for i in range(len(values))], "values": values}
+
+
+def test_exploding_positive() -> None:
+    g = grads([[1, 1, 1], [10, 10, 10], [1e4, 1e4, 1e4]])
+    facts = RunFacts(history={"loss": [1.0, 1.0, 1.0]}, grad_norms=g)
+    assert "TRAIN_EXPLODING_GRADIENTS" in codes(facts)
+    assert began(facts, "TRAIN_EXPLODING_GRADIENTS") == 2
+
+
+def test_exploding_negative() -> None:
+    g = grads([[1, 1, 1], [3, 2, 1], [0.5, 0.5, 0.5]])
+    assert "TRAIN_EXPLODING_GRADIENTS" not in codes(RunFacts(history={"loss": [1.0]},
+                                                             grad_norms=g))
+
+
+def test_vanishing_positive_gradient_ratio() -> None:
+    g = grads([[1e-7, 1e-3, 1.0], [1e-7, 1e-3, 0.5]])
+    assert "TRAIN_VANISHING_GRADIENTS" in codes(RunFacts(history={"loss": [1.0]}, grad_norms=g))
+
+
+def test_vanishing_positive_saturation() -> None:
+    s = {"steps": [0, 10], "epochs": [0, 1], "values": [0.3, 0.8]}
+    facts = RunFacts(history={"loss": [1.0]}, saturated_fraction=s)
+    assert "TRAIN_VANISHING_GRADIENTS" in codes(facts)
+    assert began(facts, "TRAIN_VANISHING_GRADIENTS") == 1
+
+
+def test_vanishing_negative() -> None:
+    g = grads([[0.1, 0.5, 1.0]])
+    s = {"steps": [0], "epochs": [0], "values": [0.05]}
+    assert "TRAIN_VANISHING_GRADIENTS" not in codes(
+        RunFacts(history={"loss": [1.0]}, grad_norms=g, saturated_fraction=s))
+
+
+def test_dying_relu_positive_and_negative() -> None:
+    d = {"steps": [0, 10, 20], "epochs": [0, 0, 1], "values": [0.05, 0.6, 0.95]}
+    facts = RunFacts(history={"loss": [1.0]}, dead_fraction=d)
+    f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_DYING_RELU")
+    assert f.severity is Severity.ERROR and f.evidence["began_step"] == 10
+    d["values"] = [0.05, 0.1, 0.2]
+    assert "TRAIN_DYING_RELU" not in codes(RunFacts(history={"loss": [1.0]}, dead_fraction=d))

@@ -1,0 +1,130 @@
+"""The Monitor on tiny real fits (TF): records, live detection, stop_on, no side effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from convergent.training.monitor import Monitor
+
+
+def data(n: int = 256, c: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly separable blobs: each class a distinct mean pattern on 8x8 images."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    means = rng.normal(0, 1, (c, 8, 8, 1)).astype("float32")
+    x = means[y] + 0.3 * rng.normal(0, 1, (n, 8, 8, 1)).astype("float32")
+    return x.astype("float32"), y
+
+
+def model(c: int = 4, act: str = "relu", init: str = "he_normal", dropout: float = 0.2,
+          seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        keras.layers.Conv2D(8, 3, activation=act, kernel_initializer=init),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(16, activation=act, kernel_initializer=init),
+        keras.layers.Dense(c, activation="softmax"),
+    ])
+
+
+def fit(m: keras.Model, x, y, opt, epochs: int = 3, callbacks=(), **kw):
+    m.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m.fit(x, y, epochs=epochs, batch_size=32, verbose=0, callbacks=list(callbacks), **kw)
+
+
+def test_monitor_records_and_healthy_run_has_no_errors() -> None:
+    x, y = data()
+    m = model()
+    mon = Monitor(sample_every=4, probe_data=(x, y))
+    fit(m, x, y, keras.optimizers.Adam(3e-3), epochs=3, callbacks=[mon], validation_split=0.25)
+    r = mon.report()
+    g = r.metrics["grad_norms"]
+    assert len(g["layers"]) == 3 and len(g["steps"]) == len(g["values"]) >= 3
+    assert all(np.isfinite(v).all() for v in g["values"])
+    assert len(r.metrics["history"]["loss"]) == 3
+    assert r.metrics["history"]["learning_rate"][0] == pytest.approx(3e-3)
+    assert len(r.metrics["steps"]["loss"]) == 3 * 6  # 192 train samples / 32
+    assert r.metrics["dead_fraction"]["values"] and r.metrics["summary"]["probe"] == "on"
+    assert not r.has_errors, r.codes
+    # per-step losses average back to the epoch loss Keras logged
+    steps = np.array(r.metrics["steps"]["loss"][:6])
+    assert steps.mean() == pytest.approx(r.metrics["history"]["loss"][0], rel=1e-4)
+
+
+def test_monitor_same_weights_with_and_without(tmp_path) -> None:
+    """The Monitor changes nothing: same seed -> identical final weights (dropout on)."""
+    x, y = data()
+    finals = []
+    for with_monitor in (False, True):
+        m = model(dropout=0.5, seed=3)
+        cbs = [Monitor(sample_every=2, probe_data=(x, y))] if with_monitor else []
+        fit(m, x, y, keras.optimizers.Adam(1e-3), epochs=2, callbacks=cbs,
+            validation_split=0.2)
+        finals.append([np.array(w) for w in m.get_weights()])
+    for a, b in zip(*finals):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_monitor_detects_divergence_and_stops() -> None:
+    x, y = data()
+    x = x * 1e4  # huge inputs with a huge LR blow up at once
+    m = model(act="relu", dropout=0.0)
+    mon = Monitor(stop_on=("error",), sample_every=5, probe_data=(x, y))
+    fit(m, x, y, keras.optimizers.SGD(10.0), epochs=10, callbacks=[mon])
+    r = mon.report()
+    assert "TRAIN_DIVERGED" in r.codes
+    assert r.metrics["summary"]["stopped"] is not None
+    assert len(r.metrics["history"]["loss"]) < 10
+    assert r.codes.index("TRAIN_LR_TOO_HIGH") < r.codes.index("TRAIN_DIVERGED")
+
+
+def test_monitor_detects_dying_relu() -> None:
+    x, y = data()
+    m = model(dropout=0.0)
+    # negative biases kill every hidden ReLU unit
+    conv, dense = m.layers[0], m.layers[3]
+    conv.bias.assign(np.full(conv.bias.shape, -100.0, "float32"))
+    dense.bias.assign(np.full(dense.bias.shape, -100.0, "float32"))
+    mon = Monitor(sample_every=3, probe_data=(x, y))
+    fit(m, x, y, keras.optimizers.Adam(1e-3), epochs=2, callbacks=[mon])
+    r = mon.report()
+    assert "TRAIN_DYING_RELU" in r.codes
+    assert r.metrics["dead_fraction"]["values"][-1] == 1.0
+
+
+def test_monitor_detects_vanishing_gradients_deep_sigmoid() -> None:
+    x, y = data()
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten()]
+    layers += [keras.layers.Dense(32, activation="sigmoid",
+                                  kernel_initializer=keras.initializers.RandomNormal(0, 0.01))
+               for _ in range(8)]
+    m = keras.Sequential(layers + [keras.layers.Dense(4, activation="softmax")])
+    mon = Monitor(sample_every=3, probe_data=(x, y))
+    fit(m, x, y, keras.optimizers.SGD(0.01), epochs=2, callbacks=[mon])
+    assert "TRAIN_VANISHING_GRADIENTS" in mon.report().codes
+
+
+def test_monitor_without_probe_and_reuse_resets_state() -> None:
+    x, y = data()
+    m = model()
+    mon = Monitor()
+    fit(m, x, y, keras.optimizers.Adam(1e-3), epochs=1, callbacks=[mon])
+    fit(m, x, y, keras.optimizers.Adam(1e-3), epochs=2, callbacks=[mon])
+    r = mon.report()
+    assert len(r.metrics["history"]["loss"]) == 2  # reset in on_train_begin
+    assert r.metrics["summary"]["probe"].startswith("off")
+    assert r.metrics["grad_norms"]["values"] == []
+    assert r.metrics["update_ratios"]["values"]  # weight updates need no probe
+
+
+def test_monitor_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="stop_on"):
+        Monitor(stop_on=("fatal",))
+    with pytest.raises(ValueError, match="sample_every"):
+        Monitor(sample_every=0)
