@@ -212,7 +212,17 @@ def _name(path: Any) -> str:
 
 
 def _gallery(evidence: Mapping[str, Any], thumbnailer: thumbs.Thumbnailer) -> dict[str, Any]:
-    """Thumbnails for the images a finding flags: samples, pairs or files (capped)."""
+    """Thumbnails for the images a finding flags, or their names when none can be shown."""
+    g = _gallery_items(evidence, thumbnailer)
+    if g:
+        flat = [t for item in g["items"] for t in (item if isinstance(item, list) else [item])]
+        g["any_src"] = any(t["src"] for t in flat)
+    return g
+
+
+def _gallery_items(evidence: Mapping[str, Any],
+                   thumbnailer: thumbs.Thumbnailer) -> dict[str, Any]:
+    """Samples, pairs or files of a finding's evidence (capped), each with its thumbnail."""
     samples = evidence.get("samples")
     if isinstance(samples, list) and samples:
         items = []

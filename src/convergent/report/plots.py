@@ -67,13 +67,19 @@ def _to_svg(fig: Any, plot_id: str) -> str:
     """Serialise ``fig`` to an SVG string whose root carries ``plot_id``; close the figure."""
     plt = _plt()
     buf = io.StringIO()
-    with plt.rc_context({"svg.hashsalt": plot_id, "svg.id": plot_id}):
+    with plt.rc_context({"svg.hashsalt": plot_id}):
         fig.savefig(buf, format="svg", bbox_inches="tight", transparent=True)
     plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg"):]  # drop the XML declaration and DOCTYPE
-    if f'id="{plot_id}"' not in text[:400]:
-        text = text.replace("<svg", f'<svg id="{plot_id}"', 1)
+    # matplotlib names elements "axes_1", "line2d_2", ... in every figure; prefix them so
+    # several plots in one page share no id (and clip-path references stay right).
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{plot_id}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{plot_id}-\1)", text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{plot_id}-\1"', text)
+    head, rest = text.split(">", 1)
+    head = re.sub(r'\sid="[^"]*"', "", head)
+    text = f'<svg id="{plot_id}"' + head[len("<svg"):] + ">" + rest
     # Width/height in pt fix the size; let CSS scale it to the card instead, but never
     # beyond 1.3x its drawn size (1 pt = 4/3 CSS px), or its text grows too large.
     m = re.search(r'<svg([^>]*?) width="([\d.]+)pt" height="[^"]*"', text)

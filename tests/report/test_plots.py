@@ -1,0 +1,53 @@
+"""Each plot: an SVG with its id when the data is there, None when it is not."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from convergent.report import plots
+
+CASES = {
+    "curves": (plots.learning_curves, {"loss": [2.0, 1.0], "val_accuracy": [0.1, 0.5]},
+               "plot-curves"),
+    "lr": (plots.lr_range, {"lr": [1e-4, 1e-3, 1e-2], "loss": [2, 1, 3],
+                            "suggested": [1e-4, 1e-3]}, "plot-lr-range"),
+    "grads": (plots.grad_heatmap, {"layers": ["a", "b"], "values": [[1, 2], [3, 4]]},
+              "plot-grad-norms"),
+    "units": (plots.unit_fractions, {"a": 0.5, "b": 0.1}, "plot-dead-units"),
+    "classes": (plots.class_histogram, {"train": {"a": 3, "b": 1}}, "plot-classes"),
+}
+
+
+@pytest.mark.parametrize(("fn", "data", "plot_id"), CASES.values(), ids=CASES.keys())
+def test_plot_has_its_id_and_scales_with_css(fn, data, plot_id) -> None:
+    svg = fn(data)
+    assert svg.startswith(f'<svg id="{plot_id}"') or svg.startswith("<svg") and \
+        f'id="{plot_id}"' in svg.split(">", 1)[0]
+    head = svg.split(">", 1)[0]
+    assert "viewBox" in head and 'width="' not in head and "max-width" in head
+
+
+@pytest.mark.parametrize(("fn", "data", "plot_id"), CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize("missing", [None, {}, [], "text"], ids=["none", "empty", "list", "str"])
+def test_plot_of_nothing_is_none(fn, data, plot_id, missing) -> None:
+    assert fn(missing) is None
+
+
+def _ids(svg: str) -> set[str]:
+    return set(re.findall(r'\bid="([^"]+)"', svg))
+
+
+def test_two_plots_share_no_element_ids() -> None:
+    a = plots.learning_curves({"loss": [1, 0.5]}, plot_id="plot-a")
+    b = plots.learning_curves({"loss": [1, 0.5]}, plot_id="plot-b")
+    assert _ids(a) & _ids(b) == set()
+    refs = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', a))
+    assert refs and refs <= _ids(a)  # every reference points at an element of its own plot
+
+
+def test_finding_markers_are_labelled() -> None:
+    svg = plots.learning_curves({"loss": [3, 2, 1, 2, 3]}, {"TRAIN_LR_TOO_HIGH": 2},
+                                {"TRAIN_LR_TOO_HIGH": "error"})
+    assert "lr too high" in svg and plots.SEVERITY_COLOURS["error"] in svg
