@@ -576,7 +576,7 @@ def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         spe = math.ceil(facts.n_train / facts.batch_size)
     out = []
     if spe and facts.n_epochs:
-        total = spe * facts.n_epochs
+        total = spe * max(facts.n_epochs, facts.epochs_planned or 0)  # planned, not so far
         if spe <= p["MAX_STEPS_PER_EPOCH"] and total < p["MIN_UPDATES"] and _poorly_fit(facts):
             out.append(make_finding(
                 Code.TRAIN_BATCH_SIZE, Severity.WARNING, 0.6, "Batch too large: too few steps",

@@ -1,0 +1,1 @@
+"""The run-time hook of `convergent run`: `site/` goes on the child's PYTHONPATH."""

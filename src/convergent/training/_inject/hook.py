@@ -1,0 +1,450 @@
+"""Inside the user's process: wrap ``keras.Model.fit`` and record every fit to JSON.
+
+Installed by ``site/sitecustomize.py`` when ``CONVERGENT_RECORDS_DIR`` is set. When the
+module ``keras.src.models.model`` finishes importing (``import keras``, ``from tensorflow
+import keras``, ``from tensorflow.keras import layers`` all get there), ``Model.fit`` is
+replaced by :func:`_fit`, which around the user's call:
+
+1. reads facts from the fit arguments without consuming any randomness (array slices,
+   label counts; a PyDataset batch only inside :func:`rng_guard`; a tf.data pipeline only
+   when replaying it cannot change its order);
+2. runs the model lint and the input checks (each optional: skipped if not importable);
+3. adds a :class:`~convergent.training.monitor.Monitor` and a tiny flushing callback;
+4. records the outcome (also a crash) to ``records-<pid>.json`` in that directory.
+
+The parent (:mod:`convergent.training.run`) merges the files. ``REPAIR_HOOK`` is the seam
+for ``run --repair``: a callable ``(model, fit_kwargs, record) -> fit_kwargs | None``.
+Standard library only at import time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.abc
+import importlib.machinery
+import inspect
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ENV_DIR = "CONVERGENT_RECORDS_DIR"
+ENV_REPAIR = "CONVERGENT_REPAIR"
+ENV_STOP_ON = "CONVERGENT_STOP_ON"
+KERAS_MODEL_MODULE = "keras.src.models.model"
+# Batches read to summarize a PyDataset / replayable tf.data pipeline (inputs check).
+MAX_CHECK_BATCHES = 20
+
+REPAIR_HOOK: Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None
+
+
+class Recorder:
+    """This process's records, rewritten atomically as JSON on every change."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = Path(directory) / f"records-{os.getpid()}.json"
+        self.lock = threading.Lock()
+        self.data: dict[str, Any] = {
+            "pid": os.getpid(), "argv": list(sys.argv), "executable": sys.executable,
+            "started": time.time(), "fits": [], "exception": None, "exited": False,
+            "keras_patched": False,
+        }
+
+    def write(self) -> None:
+        with self.lock:
+            try:
+                text = json.dumps(self.data, default=_plain, allow_nan=True)
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, self.path)
+            except Exception:  # noqa: BLE001 - recording must never break the user's run
+                pass
+
+
+_RECORDER: Recorder | None = None
+_DEPTH = threading.local()
+
+
+def _plain(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+def exception_record(exc: BaseException) -> dict[str, Any]:
+    return {"type": type(exc).__name__, "message": str(exc)[:4000],
+            "traceback": "".join(traceback.format_exception(exc))[-20000:]}
+
+
+# -- installation --------------------------------------------------------------------------
+
+class _KerasFinder(importlib.abc.MetaPathFinder):
+    """Patches ``Model.fit`` right after ``keras.src.models.model`` is executed."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != KERAS_MODEL_MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        loader = spec.loader
+        original_exec = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            original_exec(module)
+            patch_model_class(module.Model)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def install() -> None:
+    """Set up recording and the Keras hook in this process (idempotent)."""
+    global _RECORDER
+    if _RECORDER is not None:
+        return
+    _RECORDER = Recorder(os.environ[ENV_DIR])
+    _RECORDER.write()
+    if KERAS_MODEL_MODULE in sys.modules:
+        patch_model_class(sys.modules[KERAS_MODEL_MODULE].Model)
+    else:
+        sys.meta_path.insert(0, _KerasFinder())
+    previous = sys.excepthook
+
+    def excepthook(tp: type[BaseException], value: BaseException, tb: Any) -> None:
+        if _RECORDER is not None:
+            _RECORDER.data["exception"] = exception_record(value)
+            _RECORDER.write()
+        previous(tp, value, tb)
+
+    sys.excepthook = excepthook
+    atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    if _RECORDER is not None:
+        _RECORDER.data["exited"] = True
+        _RECORDER.write()
+
+
+def patch_model_class(model_cls: type) -> None:
+    """Replace ``model_cls.fit`` with the monitoring wrapper (once)."""
+    original = model_cls.fit
+    if getattr(original, "_convergent_wrapped", False):
+        return
+
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _fit(original, self, args, kwargs)
+
+    fit._convergent_wrapped = True  # type: ignore[attr-defined]
+    fit.__doc__ = original.__doc__
+    fit.__wrapped__ = original  # type: ignore[attr-defined]
+    model_cls.fit = fit
+    if _RECORDER is not None:
+        _RECORDER.data["keras_patched"] = True
+        _RECORDER.write()
+
+
+# -- randomness ----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def rng_guard() -> Iterator[None]:
+    """Restore the global RNG states (Python, numpy, Keras' global seed generator)."""
+    import random
+
+    import numpy as np
+
+    py, npy = random.getstate(), np.random.get_state()
+    keras_state = None
+    try:
+        from keras.src.backend.common import global_state
+
+        gen = global_state.get_global_attribute("global_seed_generator")
+        if gen is not None:
+            keras_state = (gen, np.array(gen.state.numpy() if hasattr(gen.state, "numpy")
+                                         else gen.state.value))
+    except Exception:  # noqa: BLE001 - older/newer Keras: nothing to restore
+        keras_state = None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(npy)
+        if keras_state is not None:
+            with contextlib.suppress(Exception):
+                keras_state[0].state.assign(keras_state[1])
+
+
+# -- reading the fit arguments ---------------------------------------------------------------
+
+def _is_array(a: Any) -> bool:
+    if a is None or isinstance(a, (dict, list, tuple)):
+        return False
+    if type(a).__name__ in ("ndarray", "EagerTensor", "Tensor", "ResourceVariable"):
+        return True
+    return hasattr(a, "shape") and hasattr(a, "__len__") and hasattr(a, "dtype") \
+        and not hasattr(a, "element_spec")
+
+
+def _numpy(a: Any) -> Any:
+    import numpy as np
+
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    if hasattr(a, "numpy"):
+        return a.numpy()
+    return np.asarray(a)
+
+
+def label_facts(y: Any) -> dict[str, Any]:
+    """n_classes and majority share from integer or one-hot labels (no randomness)."""
+    import numpy as np
+
+    try:
+        y = _numpy(y)
+        if y.ndim == 2 and y.shape[1] > 1:
+            counts = y.sum(axis=0)
+        else:
+            yi = y.reshape(-1)
+            if not np.issubdtype(yi.dtype, np.integer):
+                if not np.all(np.mod(yi, 1) == 0):
+                    return {}
+                yi = yi.astype(np.int64)
+            if yi.size == 0 or yi.min() < 0:
+                return {}
+            counts = np.bincount(yi)
+            counts = counts if counts.size > 1 else np.array([counts[0], 0])
+        total = float(np.sum(counts))
+        return {"n_classes": len(counts),
+                "majority_fraction": float(np.max(counts) / total) if total else None}
+    except Exception:  # noqa: BLE001 - odd labels: no facts
+        return {}
+
+
+def _tf_dataset_replayable(ds: Any) -> bool:
+    """True when iterating ``ds`` again yields the same elements and changes nothing.
+
+    Shuffles reseed per iterator, and map/generator stages may draw random numbers, so
+    a pipeline containing any of them is never read before training.
+    """
+    seen, stack = 0, [ds]
+    while stack and seen < 100:
+        d = stack.pop()
+        seen += 1
+        name = type(d).__name__.lower()
+        if any(w in name for w in ("shuffle", "random", "map", "generator", "interleave")):
+            return False
+        try:
+            stack.extend(d._inputs())
+        except Exception:  # noqa: BLE001 - unknown dataset type
+            return False
+    return True
+
+
+def _first_batch(data: Any) -> tuple[Any, Any] | None:
+    if hasattr(data, "element_spec"):
+        batch = next(iter(data.take(1)))
+    else:
+        batch = data[0]
+    if isinstance(batch, dict):
+        vals = list(batch.values())
+        batch = tuple(vals[:2])
+    if isinstance(batch, (tuple, list)):
+        return (batch[0], batch[1] if len(batch) > 1 else None)
+    return (batch, None)
+
+
+def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
+                       ) -> tuple[dict[str, Any], tuple[Any, Any] | None, list[Any]]:
+    """Facts, a probe batch and data findings from ``fit``'s arguments (see module doc)."""
+    x, y = arguments.get("x"), arguments.get("y")
+    split = float(arguments.get("validation_split") or 0.0)
+    val = arguments.get("validation_data")
+    facts: dict[str, Any] = {}
+    probe = None
+    findings: list[Any] = []
+    notes = record.setdefault("notes", [])
+    x_val = y_val = None
+    if isinstance(val, (tuple, list)) and val and _is_array(val[0]):
+        x_val, y_val = val[0], (val[1] if len(val) > 1 else None)
+        facts["n_val"] = len(x_val)
+    if _is_array(x):
+        n = len(x)
+        n_train = math.floor(n * (1.0 - split)) if split else n
+        facts["n_train"] = n_train
+        if split:
+            facts["n_val"] = n - n_train
+        facts["batch_size"] = int(arguments.get("batch_size") or 32)
+        if y is not None and _is_array(y):
+            facts.update(label_facts(y[:n_train]))
+            probe = (x[:n_train], y[:n_train])
+        record["input"] = {"kind": "arrays", "n": n}
+        try:
+            from convergent.data.arrays import check_arrays
+
+            with rng_guard():
+                findings += check_arrays(_numpy(x), None if y is None else _numpy(y),
+                                         None if x_val is None else _numpy(x_val),
+                                         None if y_val is None else _numpy(y_val),
+                                         validation_split=split or None)
+        except ImportError:
+            notes.append("input checks skipped: convergent.data.arrays is not available")
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"input checks failed: {type(e).__name__}: {e}")
+    elif x is not None:
+        kind = "tf.data" if hasattr(x, "element_spec") else type(x).__name__
+        record["input"] = {"kind": kind}
+        safe = _tf_dataset_replayable(x) if kind == "tf.data" else (
+            hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+        if hasattr(x, "classes") and _is_array(getattr(x, "classes", None)):
+            facts.update(label_facts(x.classes))  # DirectoryIterator's label array
+        if hasattr(x, "batch_size") and isinstance(getattr(x, "batch_size", None), int):
+            facts["batch_size"] = x.batch_size
+        if hasattr(x, "n") and isinstance(getattr(x, "n", None), int):
+            facts["n_train"] = x.n
+        if safe:
+            try:
+                from convergent.data.arrays import check_batches
+
+                with rng_guard():
+                    findings += check_batches(x, max_batches=MAX_CHECK_BATCHES)
+                    if probe is None and x_val is None:
+                        probe = _first_batch(x)
+            except ImportError:
+                notes.append("input checks skipped: convergent.data.arrays is not available")
+            except Exception as e:  # noqa: BLE001
+                notes.append(f"input checks failed: {type(e).__name__}: {e}")
+        else:
+            notes.append(f"{kind} input not read before training: replaying it would change "
+                         "its shuffle/augmentation order (the run must stay identical)")
+    if probe is None and x_val is not None and y_val is not None:
+        probe = (x_val, y_val)
+    return facts, probe, findings
+
+
+def _lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
+          record: dict[str, Any]) -> list[Any]:
+    try:
+        from convergent.model.lint import lint
+    except ImportError:
+        record["notes"].append("model lint skipped: convergent.model.lint is not available")
+        return []
+    y = arguments.get("y") if _is_array(arguments.get("y")) else None
+    try:
+        with rng_guard():
+            rep = lint(model, y=None if y is None else _numpy(y),
+                       n_classes=None if y is not None else facts.get("n_classes"),
+                       n_samples=facts.get("n_train"))
+        return list(rep.findings)
+    except Exception as e:  # noqa: BLE001 - lint must never break the run
+        record["notes"].append(f"model lint failed: {type(e).__name__}: {e}")
+        return []
+
+
+# -- the wrapper ----------------------------------------------------------------------------
+
+def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+    if _RECORDER is None or getattr(_DEPTH, "n", 0) > 0:
+        return original(model, *args, **kwargs)
+    try:
+        bound = inspect.signature(original).bind(model, *args, **kwargs)
+    except TypeError:
+        return original(model, *args, **kwargs)  # let Keras raise its own error
+    arguments = dict(bound.arguments)
+    arguments.pop("self", None)
+    arguments.update(arguments.pop("kwargs", {}) or {})
+    rec = _RECORDER
+    record: dict[str, Any] = {
+        "index": len(rec.data["fits"]) + 1, "model": getattr(model, "name", "model"),
+        "status": "starting", "started": time.time(), "notes": [],
+        "args": {k: arguments.get(k) for k in ("epochs", "batch_size", "validation_split",
+                                               "steps_per_epoch", "initial_epoch")},
+    }
+    rec.data["fits"].append(record)
+    rec.write()
+    monitor = None
+    _DEPTH.n = 1
+    try:
+        from convergent.findings import Finding
+        from convergent.training.monitor import Monitor
+
+        facts, probe, data_findings = read_fit_arguments(arguments, record)
+        lint_findings = _lint(model, arguments, facts, record)
+        record["pre_fit"] = [f.to_dict() for f in data_findings + lint_findings
+                             if isinstance(f, Finding)]
+        record["facts"] = facts
+        if REPAIR_HOOK is not None:
+            changed = REPAIR_HOOK(model, arguments, record)
+            if changed is not None:
+                arguments = changed
+        stop_on = tuple(s for s in os.environ.get(ENV_STOP_ON, "").split(",") if s)
+        monitor = Monitor(stop_on=stop_on, probe_data=probe, facts=facts)
+        callbacks = arguments.get("callbacks")
+        if callbacks is None or isinstance(callbacks, (list, tuple)):
+            arguments["callbacks"] = [*(callbacks or []), monitor, _flusher(monitor, record)]
+        else:
+            record["notes"].append("callbacks given as a CallbackList: not monitored")
+            monitor = None
+    except Exception as e:  # noqa: BLE001 - set-up trouble: run the user's fit untouched
+        record["notes"].append(f"monitor set-up failed: {type(e).__name__}: {e}")
+    record["status"] = "running"
+    rec.write()
+    try:
+        history = original(model, **arguments)
+        record["status"] = "done"
+        return history
+    except BaseException as e:
+        record["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "crashed"
+        record["exception"] = exception_record(e)
+        _crash_findings(e, model, arguments, record)
+        raise
+    finally:
+        _DEPTH.n = 0
+        record["seconds"] = round(time.time() - record["started"], 3)
+        _store_monitor(monitor, record)
+        rec.write()
+
+
+def _crash_findings(exc: BaseException, model: Any, arguments: dict[str, Any],
+                    record: dict[str, Any]) -> None:
+    try:
+        from convergent.model.crash import findings_from_exception
+    except ImportError:
+        return
+    try:
+        y = arguments.get("y")
+        found = findings_from_exception(exc, model=model, y=_numpy(y) if _is_array(y) else None)
+        record["crash_findings"] = [f.to_dict() for f in found]
+    except Exception as e:  # noqa: BLE001
+        record["notes"].append(f"crash analysis failed: {type(e).__name__}: {e}")
+
+
+def _store_monitor(monitor: Any, record: dict[str, Any]) -> None:
+    if monitor is None:
+        return
+    try:
+        record["monitor"] = monitor.report().to_dict()
+    except Exception as e:  # noqa: BLE001
+        record["notes"].append(f"monitor report failed: {type(e).__name__}: {e}")
+
+
+def _flusher(monitor: Any, record: dict[str, Any]) -> Any:
+    """A callback that saves the Monitor's state each epoch (survives a SIGKILL)."""
+    import keras
+
+    class _Flush(keras.callbacks.Callback):
+        async_safe = True
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            _store_monitor(monitor, record)
+            if _RECORDER is not None:
+                _RECORDER.write()
+
+    return _Flush()

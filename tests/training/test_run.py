@@ -1,0 +1,109 @@
+"""`convergent run` end to end on tiny scripts written in tmp_path."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convergent.errors import BadInputError
+from convergent.training.run import run_script
+
+PY = sys.executable
+
+FITS = """
+import os, sys
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras            # the tf.keras import route
+from tensorflow.keras import layers
+
+keras.utils.set_random_seed(7)
+rng = np.random.default_rng(0)
+y = rng.integers(0, 3, 240)
+x = (rng.normal(0, 1, (3, 6, 6, 1))[y] + 0.5 * rng.normal(0, 1, (240, 6, 6, 1))).astype("float32")
+m = keras.Sequential([keras.Input((6, 6, 1)), layers.Flatten(), layers.Dropout(0.5),
+                      layers.Dense(16, activation="relu"), layers.Dense(3, activation="softmax")])
+m.compile(optimizer=keras.optimizers.Adam(float(sys.argv[2])),
+          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+m.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0)
+ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(240).batch(16)   # reshuffles
+m.fit(ds, epochs=2, verbose=0)
+np.save(sys.argv[1], np.concatenate([w.ravel() for w in m.get_weights()]))
+
+# a third fit crashes: 5 label values for a 3-unit output
+m.fit(x, np.arange(240) % 5, epochs=1, verbose=0)
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_run_fits_crash_and_identical_weights(tmp_path: Path) -> None:
+    """Three fits (arrays, shuffled tf.data, then a crash): same weights as a plain run."""
+    import subprocess
+
+    script = write(tmp_path, "train.py", FITS)
+    plain, watched = tmp_path / "plain.npy", tmp_path / "watched.npy"
+    done = subprocess.run([PY, str(script), str(plain), "1e-3"], capture_output=True, check=False)
+    assert done.returncode != 0 and plain.exists()
+    r = run_script([PY, str(script), str(watched), "1e-3"], quiet=True)
+    np.testing.assert_array_equal(np.load(plain), np.load(watched))
+    s = r.metrics["summary"]
+    assert s["status"] == "crashed" and s["fits"] == 3 and s["returncode"] != 0
+    assert "in model.fit" in s["note"]
+    fits = r.metrics["fits"]
+    assert [f["status"] for f in fits] == ["done", "done", "crashed"]
+    assert fits[0]["summary"]["probe"] == "on" and fits[0]["facts"]["n_val"] == 60
+    assert fits[1]["input"]["kind"] == "tf.data"
+    assert any("shuffle" in n for n in fits[1]["notes"])  # not read: would reorder it
+    assert len(fits[0]["history"]["loss"]) == 3 and len(fits[1]["history"]["loss"]) == 2
+    assert "Traceback" in fits[2]["exception"]["traceback"]
+    assert "Traceback" in r.metrics["script"]["exception"]["traceback"]
+    assert not any(f.code.value.startswith("TRAIN_") and f.severity.value == "error"
+                   for f in r.findings), r.codes
+    try:
+        import convergent.model.crash  # noqa: F401
+    except ImportError:
+        return
+    crash = next(f for f in r.findings if f.code.value == "MODEL_OUTPUT_UNITS")
+    assert crash.evidence["fit"] == 3
+
+
+def test_run_script_without_fit(tmp_path: Path) -> None:
+    script = write(tmp_path, "nofit.py", "print('hello')\n")
+    r = run_script([PY, str(script)], quiet=True)
+    assert r.metrics["summary"]["status"] == "finished" and r.metrics["summary"]["fits"] == 0
+    assert "never called model.fit" in r.metrics["summary"]["note"]
+    assert r.findings == []
+
+
+def test_run_script_failing_before_fit(tmp_path: Path) -> None:
+    script = write(tmp_path, "bad.py", "raise SystemExit('no data folder')\n")
+    r = run_script([PY, str(script)], quiet=True)
+    assert r.metrics["summary"]["status"] == "crashed"
+    assert "before model.fit" in r.metrics["summary"]["note"]
+    assert "no data folder" in r.metrics["script"]["stderr_tail"]
+
+
+def test_run_not_python_and_missing_program(tmp_path: Path) -> None:
+    r = run_script(["sh", "-c", "echo not python; exit 3"], quiet=True)
+    assert r.metrics["summary"]["returncode"] == 3
+    assert "no Python process" in r.metrics["summary"]["note"]
+    with pytest.raises(BadInputError, match="cannot find the program"):
+        run_script(["no-such-program-xyz"])
+    with pytest.raises(BadInputError, match="after --"):
+        run_script([])
+
+
+def test_run_budget_stops_the_script(tmp_path: Path) -> None:
+    script = write(tmp_path, "slow.py", "import time\ntime.sleep(60)\n")
+    r = run_script([PY, str(script)], budget=1.0, quiet=True)
+    assert r.metrics["summary"]["status"] == "budget"
+    assert r.metrics["summary"]["seconds"] < 20
