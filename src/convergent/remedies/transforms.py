@@ -101,6 +101,7 @@ L2 = 1e-4
 CLIPNORM = 1.0          # Pascanu et al. 2013 clip at the order of the average norm; Keras examples use 1
 MAX_EPOCHS = 100
 MIN_WIDTH = 8
+MIN_BATCH, MAX_BATCH = 16, 256  # catalog: "a batch size of 32-256"; 16 when data is small
 
 
 # data -------------------------------------------------------------------------------
@@ -357,13 +358,19 @@ def _clip(r: Recipe, c: Context) -> Recipe:
 
 @transform("batch_size")
 def _batch(r: Recipe, c: Context) -> Recipe:
-    bs = int(c.value) if c.value else min(256, max(32, r.fit.batch_size))
-    if bs == r.fit.batch_size and c.value is None:
-        bs = 64
+    """A chosen value; else halve a batch that leaves too few updates, else clamp to 32-256."""
+    bs = r.fit.batch_size
+    if c.value:
+        bs = int(c.value)
+    elif c.ev("min_updates") and c.ev("total_updates") is not None:
+        need = float(c.ev("min_updates")) / max(1.0, float(c.ev("total_updates")))
+        bs = max(MIN_BATCH, int(bs / max(2.0, need)))
+    else:
+        bs = min(MAX_BATCH, max(MIN_BATCH, bs))
     return r.with_(fit={"batch_size": bs})
 
 
-SEARCH["batch_size"] = lambda r, c: Search("batch_size", "choice", choices=(32, 64, 128, 256))
+SEARCH["batch_size"] = lambda r, c: Search("batch_size", "choice", choices=(16, 32, 64, 128))
 
 
 @transform("more_epochs")

@@ -58,6 +58,7 @@ class Data:
     class_weight: dict[int, float] | None
     steps_per_epoch: int
     split_info: dict[str, Any] = field(default_factory=dict)
+    images: ImageSet | None = None     # the loaded folder, to rebuild with other settings
 
 
 def _class_dirs(root: Path) -> list[Path]:
@@ -288,5 +289,5 @@ def build_data(recipe: Recipe, images: ImageSet | None = None,
         .prefetch(tf.data.AUTOTUNE) if len(va) else None
     info.update(train=len(tr), val=len(va), groups=len(np.unique(groups)))
     return Data(train, val, x_tr, y_tr, x_va, y_va, list(names), tuple(x.shape[1:]), mean, var,
-                cw, int(np.ceil(len(x_tr) / bs)), info)
+                cw, int(np.ceil(len(x_tr) / bs)), info, images)
 

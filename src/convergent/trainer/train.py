@@ -1,0 +1,118 @@
+"""Train one Recipe: build, compile, fit with its callbacks inside a time budget.
+
+Example:
+    >>> result = train(recipe, data, backup_dir="out/backup", budget_s=60)   # doctest: +SKIP
+    >>> result.val_accuracy, result.history["loss"][-1]                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from convergent.trainer.build import build_callbacks, build_model, compile_model
+from convergent.trainer.data import Data
+from convergent.trainer.recipe import Recipe
+
+
+@dataclass
+class Trained:
+    """A trained model with its history and the numbers the report needs."""
+
+    model: Any
+    history: dict[str, list[float]]
+    seconds: float
+    epochs_run: int
+    stopped_by_budget: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def val_accuracy(self) -> float:
+        """Validation accuracy of the model as kept (early stopping restores the best)."""
+        if "val_accuracy" in self.metrics:
+            return float(self.metrics["val_accuracy"])
+        return _best(self.history.get("val_accuracy") or self.history.get("accuracy") or [])
+
+    @property
+    def diverged(self) -> bool:
+        return any(not math.isfinite(v) for v in self.history.get("loss", []))
+
+    def summary(self) -> dict[str, Any]:
+        h = self.history
+        last = {k: (round(v[-1], 4) if v and math.isfinite(v[-1]) else None)
+                for k, v in h.items() if k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        return {"val_accuracy": round(self.val_accuracy, 4), "epochs": self.epochs_run,
+                "seconds": round(self.seconds, 2), "diverged": self.diverged, "last": last}
+
+
+def _best(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return max(finite) if finite else 0.0
+
+
+def _time_budget(seconds: float) -> Any:
+    """A callback that stops training at the end of the epoch in which ``seconds`` ran out."""
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hit = False
+
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+            self.hit = False
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if time.perf_counter() - self.start > seconds:
+                self.hit = True
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
+def train(recipe: Recipe, data: Data, backup_dir: str | Path | None = None,
+          budget_s: float | None = None, seed: int = 0, verbose: int = 0,
+          callbacks: Sequence[Any] = (), epochs: int | None = None) -> Trained:
+    """Build, compile and fit ``recipe`` on ``data``.
+
+    Args:
+        recipe: the Recipe.
+        data: from ``build_data``.
+        backup_dir: a BackupAndRestore folder: an interrupted call resumes from it.
+        budget_s: stop after the epoch in which this many seconds have passed.
+        seed: seeds Keras, NumPy and Python's RNGs first.
+        verbose: Keras fit verbosity.
+        callbacks: extra callbacks (e.g. an Optuna pruning callback).
+        epochs: override ``recipe.fit.epochs`` (the schedule still spans the recipe's).
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(recipe, data)
+    compile_model(model, recipe, data.steps_per_epoch)
+    cbs = build_callbacks(recipe, backup_dir, has_validation=data.val is not None)
+    cbs.append(keras.callbacks.TerminateOnNaN())
+    budget = _time_budget(budget_s) if budget_s else None
+    if budget is not None:
+        cbs.append(budget)
+    cbs += list(callbacks)
+    if backup_dir is not None:
+        Path(backup_dir).mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    hist = model.fit(data.train, validation_data=data.val, epochs=epochs or recipe.fit.epochs,
+                     class_weight=data.class_weight, callbacks=cbs, verbose=verbose)
+    seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    result = Trained(model, history, seconds, len(history.get("loss", [])),
+                     bool(budget and budget.hit))
+    if data.val is not None:
+        ev = model.evaluate(data.val, verbose=0, return_dict=True)
+        acc = float(ev.get("accuracy", 0.0))
+        result.metrics.update(val_accuracy=acc if math.isfinite(acc) else 0.0,
+                              val_loss=float(ev.get("loss", float("nan"))))
+    return result

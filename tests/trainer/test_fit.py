@@ -1,0 +1,27 @@
+"""`fit` end to end on a tiny digits folder."""
+
+import json
+
+import pytest
+
+from convergent.errors import BadInputError
+from convergent.trainer.fit import fit
+from tests.trainer.conftest import snapshot
+
+
+def test_fit_trains_saves_and_leaves_the_data_alone(digits_folder, tmp_path):
+    before = snapshot(digits_folder)
+    report = fit(digits_folder, out=tmp_path / "out", epochs=10, progress=False)
+    m = report.metrics
+    # 10 classes (chance 0.1), 240 training images, 10 epochs: clearly learning
+    assert m["fit"]["val_accuracy"] > 0.3
+    assert (tmp_path / "out" / "model.keras").exists()
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["command"] == "fit" and saved["metrics"]["history"]["loss"]
+    assert m["lr_range"]["suggested"] and m["recipe"]["compile"]["optimizer"] == "adamw"
+    assert snapshot(digits_folder) == before
+
+
+def test_out_inside_the_data_folder_is_refused(digits_folder):
+    with pytest.raises(BadInputError, match="inside the data folder"):
+        fit(digits_folder, out=digits_folder / "out")

@@ -1,0 +1,24 @@
+import pytest
+
+from convergent.trainer.recipe import Recipe, default_recipe, diff
+
+
+@pytest.mark.parametrize(("shape", "n", "depth", "width"), [
+    ((8, 8, 1), 1400, 2, 16), ((28, 28, 1), 4000, 3, 32), ((64, 64, 3), 9000, 4, 32)],
+    ids=["digits", "mnist", "64px-rgb"])
+def test_default_recipe_is_sized_to_the_data(shape, n, depth, width):
+    r = default_recipe(10, shape, n)
+    assert (r.model.depth, r.model.width) == (depth, width)
+    assert r.compile.optimizer == "adamw" and r.fit.early_stopping_patience > 0
+
+
+def test_with_returns_a_new_recipe_and_diff_lists_changes():
+    r = Recipe()
+    r2 = r.with_(compile={"learning_rate": 0.1}, fit={"epochs": 3})
+    assert r.compile.learning_rate == 1e-3
+    assert diff(r, r2) == {"compile.learning_rate": (1e-3, 0.1), "fit.epochs": (30, 3)}
+
+
+def test_unknown_part_is_rejected():
+    with pytest.raises(ValueError, match="unknown recipe part"):
+        Recipe().with_(optimizer={"lr": 1})

@@ -1,0 +1,34 @@
+"""Training a recipe; an interrupted run resumes from its BackupAndRestore checkpoint."""
+
+import pytest
+
+from convergent.trainer.data import build_data
+from convergent.trainer.recipe import default_recipe
+from convergent.trainer.train import train
+
+
+def test_interrupted_fit_resumes_from_the_backup(digits_small, tmp_path):
+    import keras
+
+    x, y, _ = digits_small
+    r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 4,
+                                                      "early_stopping_patience": 0})
+    data = build_data(r, arrays=(x, y, None, None))
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        train(r, data, backup_dir=tmp_path / "backup", callbacks=[Interrupt()])
+    assert any((tmp_path / "backup").iterdir())
+    resumed = train(r, data, backup_dir=tmp_path / "backup")
+    assert resumed.epochs_run == 2  # epochs 3 and 4 only: 1 and 2 came from the checkpoint
+
+
+def test_time_budget_stops_training(digits_small):
+    x, y, _ = digits_small
+    r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 50})
+    t = train(r, build_data(r, arrays=(x, y, None, None)), budget_s=0.5)
+    assert t.stopped_by_budget and t.epochs_run < 50
