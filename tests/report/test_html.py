@@ -100,7 +100,7 @@ def test_other_metrics_are_listed_as_json() -> None:
 @pytest.mark.parametrize(("value", "text"), [
     (0.123456, "0.1235"), (1e-6, "1e-06"), (12345678.0, "1.23e+07"), (3, "3"),
     (True, "true"), (None, "—"), (list(range(10)), "[0, 1, 2, 3, 4, 5] … (10 in all)"),
-    ({"a": 1}, '{"a": 1}'), ("x" * 500, "x" * 159 + "…")], ids=str)
+    ({"a": 1, "b": [1]}, "a: 1 · b: [1]"), ("x" * 500, "x" * 159 + "…")], ids=str)
 def test_fmt(value: object, text: str) -> None:
     assert fmt(value) == text
 

@@ -164,11 +164,21 @@ def fmt(value: Any) -> str:
     if isinstance(value, str):
         return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS - 1] + "…"
     if isinstance(value, (list, tuple)):
-        head = ", ".join(fmt(v) for v in value[:MAX_LIST_ITEMS])
-        more = f" … ({len(value):,} in all)" if len(value) > MAX_LIST_ITEMS else ""
-        return fmt("[" + head + "]") + more
-    text = json.dumps(value, default=str, separators=(", ", ": "))
-    return fmt(text)
+        head = "[" + ", ".join(fmt(v) for v in value[:MAX_LIST_ITEMS]) + "]"
+        return _more(head, len(value))
+    if isinstance(value, dict):
+        items = list(value.items())
+        head = " · ".join(f"{k}: {fmt(v)}" for k, v in items[:MAX_LIST_ITEMS])
+        return _more(head, len(items))
+    return fmt(str(value))
+
+
+def _more(head: str, n: int) -> str:
+    """``head`` cut to fit, plus how many items there are when some were left out."""
+    if n <= MAX_LIST_ITEMS:
+        return fmt(head)
+    tail = f" … ({n:,} in all)"
+    return head[:MAX_VALUE_CHARS - len(tail)].rstrip(" ,·") + tail
 
 
 def _label(key: str) -> str:
@@ -186,7 +196,9 @@ def _finding(index: int, f: dict[str, Any], thumbnailer: thumbs.Thumbnailer) -> 
     evidence = f.get("evidence") if isinstance(f.get("evidence"), dict) else {}
     rows = []
     for k, v in evidence.items():
-        if k in GALLERY_KEYS and isinstance(v, list):
+        if k == "values" and isinstance(v, dict) and isinstance(evidence.get("files"), list):
+            rows.append((_label(k), f"{len(v):,} (one per file; under each image)"))
+        elif k in GALLERY_KEYS and isinstance(v, list):
             noun = {"samples": "sample", "pairs": "pair", "files": "file"}[k]
             rows.append((_label(k), f"{len(v):,} {noun}{'' if len(v) == 1 else 's'}"))
         else:
@@ -231,7 +243,7 @@ def _gallery_items(evidence: Mapping[str, Any],
                 continue
             score = s.get("score")
             items.append({
-                "src": thumbnailer.uri(s["file"]), "name": _name(s["file"]), "path": str(s["file"]),
+                **_thumb(s["file"], thumbnailer),
                 "given": fmt(s.get("given")), "likely": fmt(s.get("likely")),
                 "score": fmt(score) if isinstance(score, (int, float)) else ""})
         return {"kind": "samples", "items": items, "more": max(len(samples) - len(items), 0)}
@@ -241,15 +253,26 @@ def _gallery_items(evidence: Mapping[str, Any],
         for p in pairs[:thumbs.MAX_PAIRS]:
             if not isinstance(p, (list, tuple)) or len(p) < 2:
                 continue
-            items.append([{"src": thumbnailer.uri(x), "name": _name(x), "path": str(x)}
-                          for x in p[:2]])
+            items.append([_thumb(x, thumbnailer) for x in p[:2]])
         return {"kind": "pairs", "items": items, "more": max(len(pairs) - len(items), 0)}
     files = evidence.get("files")
     if isinstance(files, list) and files:
-        items = [{"src": thumbnailer.uri(x), "name": _name(x), "path": str(x)}
-                 for x in files[:thumbs.MAX_FILES] if isinstance(x, (str, Path))]
+        values = evidence.get("values") if isinstance(evidence.get("values"), Mapping) else {}
+        items = []
+        for x in files[:thumbs.MAX_FILES]:
+            if isinstance(x, (str, Path)):
+                item = _thumb(x, thumbnailer)
+                v = values.get(str(x))
+                item["value"] = fmt(v) if isinstance(v, (int, float)) else ""
+                items.append(item)
         return {"kind": "files", "items": items, "more": max(len(files) - len(items), 0)}
     return {}
+
+
+def _thumb(path: Any, thumbnailer: thumbs.Thumbnailer) -> dict[str, Any]:
+    src = thumbnailer.uri(path)
+    return {"src": src, "name": _name(path), "path": str(path),
+            "small": bool(src) and thumbnailer.is_small(path)}
 
 
 def _repair(repair: Any, history: Any, plot: Callable[..., Any]) -> dict[str, Any] | None:

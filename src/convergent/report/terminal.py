@@ -29,6 +29,8 @@ GLYPHS = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 EVIDENCE_ITEMS = 2
 EVIDENCE_WIDTH = 34
 MAX_ROWS = 20
+PANEL_WIDTH = 100  # the "fix first" box wraps its text here on wide terminals
+WIDE = 110  # below this many columns the evidence column is left out (the title wraps less)
 
 
 def render(report: Report, console: Console | None = None, html_path: str | None = None) -> None:
@@ -42,8 +44,8 @@ def render(report: Report, console: Console | None = None, html_path: str | None
     console = console or Console()
     console.print(_headline(report))
     if report.findings:
-        console.print(_table(report.findings))
-        console.print(_fix_first(report.findings[0]))
+        console.print(_table(report.findings, evidence=console.width >= WIDE))
+        console.print(_fix_first(report.findings[0], wide=console.width > PANEL_WIDTH))
     summary = report.metrics.get("summary") if isinstance(report.metrics, dict) else None
     if isinstance(summary, dict) and summary:
         line = Text("  ".join(f"{k}={_short(v)}" for k, v in summary.items()
@@ -83,26 +85,30 @@ def _headline(report: Report) -> Text:
     return title
 
 
-def _table(findings: list[Finding]) -> Table:
+def _table(findings: list[Finding], evidence: bool = True) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold dim")
     table.add_column("#", justify="right", style="dim")
     table.add_column("", no_wrap=True)
     table.add_column("code", no_wrap=True)
-    table.add_column("finding", ratio=3, overflow="fold")
-    table.add_column("evidence", max_width=EVIDENCE_WIDTH, overflow="ellipsis", no_wrap=True,
-                     style="dim")
+    table.add_column("finding", ratio=3, overflow="fold", min_width=20)
+    if evidence:
+        table.add_column("evidence", max_width=EVIDENCE_WIDTH, overflow="ellipsis",
+                         no_wrap=True, style="dim")
     table.add_column("conf", justify="right", no_wrap=True)
     for i, f in enumerate(findings[:MAX_ROWS], 1):
         style = COLOURS[f.severity]
-        table.add_row(str(i), Text(f"{GLYPHS[f.severity]} {f.severity.value}", style=style),
-                      Text(f.code.value, style=style), f.title, _evidence(f.evidence),
-                      f"{f.confidence:.0%}")
+        cells = [str(i), Text(f"{GLYPHS[f.severity]} {f.severity.value}", style=style),
+                 Text(f.code.value, style=style), f.title]
+        if evidence:
+            cells.append(_evidence(f.evidence))
+        table.add_row(*cells, f"{f.confidence:.0%}")
     if len(findings) > MAX_ROWS:
-        table.add_row("", "", Text(f"… {len(findings) - MAX_ROWS} more", style="dim"), "", "", "")
+        cells = ["", "", Text(f"… {len(findings) - MAX_ROWS} more", style="dim"), ""]
+        table.add_row(*cells, *([""] * (2 if evidence else 1)))
     return table
 
 
-def _fix_first(top: Finding) -> Panel:
+def _fix_first(top: Finding, wide: bool = False) -> Panel:
     parts: list[Any] = [Text(top.explanation)]
     if top.remedies:
         r = top.remedies[0]
@@ -118,7 +124,7 @@ def _fix_first(top: Finding) -> Panel:
     label = "Fix first" if top.severity is not Severity.INFO else "Advice"
     return Panel(Group(*parts), title=Text(f"{label}: {top.code.value}", style="bold"),
                  title_align="left", border_style=COLOURS[top.severity].split()[-1],
-                 expand=False, padding=(0, 1))
+                 expand=False, padding=(0, 1), width=None if not wide else PANEL_WIDTH)
 
 
 def _repair_line(repair: Any) -> Text | None:
@@ -138,18 +144,20 @@ def _repair_line(repair: Any) -> Text | None:
 
 
 def _evidence(evidence: dict[str, Any]) -> str:
+    """The flagged-image count (if any) and the first scalar measurements."""
     items = []
-    for k, v in evidence.items():
+    for k in ("samples", "pairs", "files"):
+        v = evidence.get(k)
         if isinstance(v, list):
-            if k in ("files", "pairs", "samples"):
-                items.append(f"{len(v)} {k if len(v) != 1 else k[:-1]}")
-            continue
-        if isinstance(v, dict):
-            continue
-        items.append(f"{k}={_short(v)}")
+            items.append(f"{len(v)} {k if len(v) != 1 else k[:-1]}")
+            break
+    for k, v in evidence.items():
         if len(items) >= EVIDENCE_ITEMS:
             break
-    return " ".join(items[:EVIDENCE_ITEMS])
+        if isinstance(v, (list, dict)) or (items and (k == "n" or k.startswith("n_"))):
+            continue  # lists and mappings are for the HTML; counts repeat the first item
+        items.append(f"{k}={_short(v)}")
+    return " ".join(items)
 
 
 def _short(v: Any) -> str:

@@ -34,6 +34,7 @@ class Thumbnailer:
         self.root = Path(root) if root else None
         self.max_total = max_total
         self._cache: dict[str, str | None] = {}
+        self.sizes: dict[str, tuple[int, int]] = {}  # original (width, height) per path
         self.skipped = 0  # thumbnails not made because the report-wide cap was reached
 
     def path(self, rel: str) -> Path:
@@ -49,15 +50,21 @@ class Thumbnailer:
         if made >= self.max_total:
             self.skipped += 1
             return None
-        self._cache[key] = _encode(self.path(key))
+        self._cache[key] = _encode(self.path(key), self.sizes, key)
         return self._cache[key]
 
+    def is_small(self, rel: object) -> bool:
+        """True when the original is no larger than the thumbnail (shown pixel-exact)."""
+        w, h = self.sizes.get(str(rel), (THUMB_PX + 1, 0))
+        return max(w, h) <= THUMB_PX // 2
 
-def _encode(path: Path) -> str | None:
+
+def _encode(path: Path, sizes: dict[str, tuple[int, int]], key: str) -> str | None:
     try:
         from PIL import Image
 
         with Image.open(path) as im:
+            sizes[key] = im.size
             im.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))  # fast JPEG decode at low res
             im.thumbnail((THUMB_PX, THUMB_PX))
             has_alpha = im.mode in ("RGBA", "LA", "PA") or (
