@@ -323,22 +323,27 @@ def count_findings(counts: dict[str, int], where: str = "the data",
             "Some classes have too few samples to learn from and to validate on: the model "
             "memorises them, and their validation accuracy is mostly noise.",
             ev, remedies_for(Code.DATA_TOO_FEW, "more_data", "augment")))
-    nonzero = [n for n in counts.values() if n > 0]
-    if len(nonzero) >= 2:
-        ratio = max(nonzero) / min(nonzero)
+    # imbalance among the classes with enough samples to learn (too-few ones are above)
+    enough = {c: n for c, n in counts.items() if n >= MIN_PER_CLASS}
+    if len(enough) >= 2:
+        ratio = max(enough.values()) / min(enough.values())
         if ratio > IMBALANCE_RATIO:
-            big = max(counts, key=lambda c: counts[c])
-            small = min((c for c in counts if counts[c] > 0), key=lambda c: counts[c])
+            big = max(enough, key=lambda c: enough[c])
+            small = min(enough, key=lambda c: enough[c])
+            # minority: below half the mean class size (the classes the remedy targets)
+            mean = sum(enough.values()) / len(enough)
+            minority = sorted(c for c, n in enough.items() if n < mean / 2)
+            ev = {"ratio": round(ratio, 2), "largest": {big: counts[big]},
+                  "smallest": {small: counts[small]}, "classes": minority,
+                  "counts": counts, "threshold": {"max_ratio": IMBALANCE_RATIO,
+                                                  "minority": "below half the mean class size"}}
             out.append(Finding(
                 Code.DATA_IMBALANCE, Severity.WARNING,
                 min(1.0, 0.6 + 0.4 * math.log10(ratio / IMBALANCE_RATIO)),
                 f"Classes are imbalanced: {big!r} has {ratio:.1f}x the samples of {small!r}",
                 "Class sizes are far apart, so the model can score well by favouring the "
                 "largest classes and may never learn the small ones.",
-                {"ratio": round(ratio, 2), "largest": {big: counts[big]},
-                 "smallest": {small: counts[small]}, "counts": counts,
-                 "threshold": {"max_ratio": IMBALANCE_RATIO}},
-                remedies_for(Code.DATA_IMBALANCE, "class_weights", "oversample")))
+                ev, remedies_for(Code.DATA_IMBALANCE, "class_weights", "oversample")))
     return out
 
 

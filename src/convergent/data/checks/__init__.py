@@ -1,0 +1,87 @@
+"""Checks over the table of per-image facts, registered as plug-ins in ``DATA_CHECKS``.
+
+Every check is ``check(ctx, params) -> list[Finding]`` over a ``Context`` (the table plus
+lazily computed shared results: verified duplicate pairs, the exposure flags). Importing
+this package registers all of them; ``run_checks`` runs them with user overrides.
+
+Example:
+    >>> sorted(DATA_CHECKS.names())[:3]
+    ['blurry', 'corrupt', 'counts']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from convergent.data.table import Table
+from convergent.findings import Finding
+from convergent.registry import Registry
+
+DATA_CHECKS = Registry("data")
+
+# Robust z-score of Iglewicz & Hoaglin (1993): 0.6745 (x - median) / MAD, with |z| > 3.5
+# their recommended outlier cut-off. Used for every "relative to the dataset" threshold.
+MAD_SCALE = 0.6745
+ROBUST_Z = 3.5
+MAX_LISTED = 5000  # files / pairs kept in one finding's evidence (the total is reported)
+
+
+def robust_z(x: np.ndarray, mad_floor: float = 1e-9) -> np.ndarray:
+    """Modified z-scores; the MAD is floored so a near-constant column does not explode."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return x
+    med = float(np.median(x))
+    mad = max(float(np.median(np.abs(x - med))), mad_floor)
+    return MAD_SCALE * (x - med) / mad
+
+
+@dataclass
+class Context:
+    """What checks read: the table and shared, lazily computed results."""
+
+    table: Table
+    seed: int = 0
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def df(self):
+        return self.table.df
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.table.ok
+
+    def rel(self, rows: Any) -> list[str]:
+        rels = self.df["rel"].to_numpy()
+        return [str(rels[int(i)]) for i in rows]
+
+    def pairs(self):
+        if "pairs" not in self.cache:
+            from convergent.data.near import find_pairs
+
+            self.cache["pairs"] = find_pairs(self.df, self.table.emb, self.table.g32)
+        return self.cache["pairs"]
+
+
+def run_checks(table: Table, overrides: Mapping[str, Mapping[str, Any]] | None = None,
+               seed: int = 0, timings: dict[str, float] | None = None) -> list[Finding]:
+    """Run every registered data check over ``table``; record seconds per check."""
+    import time
+
+    ctx = Context(table, seed)
+    out: list[Finding] = []
+    for name in DATA_CHECKS.names():
+        t0 = time.perf_counter()
+        out += DATA_CHECKS.run(ctx, overrides, only=[name])
+        if timings is not None:
+            timings[f"check_{name}"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+# registration happens on import
+from convergent.data.checks import exposure, files, similarity  # noqa: F401

@@ -1,0 +1,159 @@
+"""The table of per-image facts: one parallel pass over the files, then plain columns.
+
+``build_table`` shards the file list, maps ``features.shard_facts`` over the shards with a
+``ProcessPoolExecutor`` (all cores), and concatenates the columns into a pandas DataFrame
+(one row per file) plus the embedding matrices. Memory grows with the number of files
+(~1.7 kB per image, mostly the two embeddings), never with image size.
+
+Example:
+    >>> t = table_from_arrays(np.zeros((2, 8, 8), np.uint8), np.array([0, 1]))  # doctest: +SKIP
+    >>> t.df[["rel", "cls", "split"]].values.tolist()  # doctest: +SKIP
+    [['train[0]', '0', 'train'], ['train[1]', '1', 'train']]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from convergent.data import features
+from convergent.data.folder import FileEntry
+
+# Files per task: large enough that pickling and scheduling cost < 1 % of decoding,
+# small enough that a progress bar moves and that work balances over the cores.
+SHARD_SIZE = 256
+# Below this many files, one process decodes faster than starting a pool (~0.3 s).
+MIN_PARALLEL = 400
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Table:
+    """Per-image facts: ``df`` (one row per image) and the embedding matrices."""
+
+    df: pd.DataFrame
+    emb: np.ndarray  # (n, 256) float32, rows of undecodable files are zeros
+    hog: np.ndarray  # (n, 144) float32
+    g32: np.ndarray  # (n, 1024) float16: 32x32 gray, standardized (near-copy alignment)
+    root: str = ""
+    source: str = "folder"  # "folder" or "arrays"
+    classes: dict[str, list[str]] = field(default_factory=dict)  # split -> class names
+    extra: dict[str, Any] = field(default_factory=dict)  # ignored files, loops, ...
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.df["ok"].to_numpy(bool)
+
+
+def _shards(items: list[str], size: int) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def build_table(root: str, files: list[FileEntry], progress: Progress | None = None,
+                workers: int | None = None) -> Table:
+    """Decode every file once (in parallel) and return the table of facts."""
+    rels = [f.rel for f in files]
+    shards = _shards(rels, SHARD_SIZE)
+    n_workers = workers or _workers()
+    results: list[dict[str, Any] | None] = [None] * len(shards)
+    done = 0
+    if progress:
+        progress(0, len(rels))
+    if n_workers <= 1 or len(rels) < MIN_PARALLEL:
+        for i, shard in enumerate(shards):
+            results[i] = features.shard_facts(root, shard)
+            done += len(shard)
+            if progress:
+                progress(done, len(rels))
+    else:
+        import multiprocessing as mp
+
+        # fork is fast, but unsafe once TensorFlow has started threads in this process
+        ctx = mp.get_context("forkserver" if "tensorflow" in sys.modules else None)
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+            futures = {pool.submit(features.shard_facts, root, shard): i
+                       for i, shard in enumerate(shards)}
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futures):
+                i = futures[fut]
+                results[i] = fut.result()
+                done += len(shards[i])
+                if progress:
+                    progress(done, len(rels))
+    cols = _concat([r for r in results if r is not None])
+    df = pd.DataFrame({"rel": rels, "cls": [f.cls for f in files],
+                       "split": [f.split for f in files],
+                       **{k: cols[k] for k in features.COLUMNS}})
+    return Table(df, cols["emb"], cols["hog"], cols["g32"], root=root)
+
+
+def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    if not parts:
+        return features.columns([])
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def table_from_arrays(x: np.ndarray, y: np.ndarray | None, x_val: np.ndarray | None = None,
+                      y_val: np.ndarray | None = None, progress: Progress | None = None
+                      ) -> Table:
+    """The same table from image arrays; rows are named ``train[i]`` / ``val[i]``.
+
+    Pixels are mapped to 0-1 with the min and max of the training split (so raw 0-255,
+    [0, 1] and standardized inputs give the same facts); the range itself is judged by
+    ``arrays.check_arrays``.
+    """
+    from convergent.data.arrays import labels_to_int
+
+    x = np.asarray(x)
+    lo, hi = _range(x)
+    parts: list[tuple[str, np.ndarray, np.ndarray | None]] = [("train", x, y)]
+    if x_val is not None:
+        parts.append(("val", np.asarray(x_val), y_val))
+    rels, cls, split, rows = [], [], [], []
+    total = sum(len(p[1]) for p in parts)
+    done = 0
+    for name, xs, ys in parts:
+        labels = labels_to_int(ys)[0] if ys is not None else np.zeros(len(xs), np.int64)
+        for start in range(0, len(xs), SHARD_SIZE):
+            chunk = xs[start:start + SHARD_SIZE].astype(np.float32)
+            chunk = np.clip((chunk - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+            rows.append(features.columns([features.facts_from_pixels(im) for im in chunk]))
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        rels += [f"{name}[{i}]" for i in range(len(xs))]
+        cls += [str(int(v)) for v in labels]
+        split += [name] * len(xs)
+    cols = _concat(rows)
+    df = pd.DataFrame({"rel": rels, "cls": cls, "split": split,
+                       **{k: cols[k] for k in features.COLUMNS}})
+    classes = {s: sorted(set(df.loc[df.split == s, "cls"]), key=_num) for s in set(split)}
+    return Table(df, cols["emb"], cols["hog"], cols["g32"], source="arrays", classes=classes)
+
+
+def _range(x: np.ndarray) -> tuple[float, float]:
+    sample = np.asarray(x[: min(len(x), 2048)], dtype=np.float64)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return 0.0, 1.0
+    return float(sample.min()), float(sample.max())
+
+
+def _num(s: str) -> tuple[int, str]:
+    return (int(s), "") if s.lstrip("-").isdigit() else (0, s)
