@@ -51,3 +51,43 @@ def test_finding_markers_are_labelled() -> None:
     svg = plots.learning_curves({"loss": [3, 2, 1, 2, 3]}, {"TRAIN_LR_TOO_HIGH": 2},
                                 {"TRAIN_LR_TOO_HIGH": "error"})
     assert "lr too high" in svg and plots.SEVERITY_COLOURS["error"] in svg
+
+
+# The shapes the producers write today (training/monitor.py, training/diagnose.py,
+# trainer/lr_range.py) besides the plain ones above.
+PRODUCER_SHAPES = {
+    "monitor-dead": (plots.unit_fractions, {"steps": [10, 20], "values": [0.2, 0.5],
+                                            "per_layer": [{"c1": 0.1}, {"c1": 0.6}]},
+                     ["dead, step 10", "dead, step 20"]),
+    "monitor-saturated-overall": (plots.unit_fractions, {"steps": [5], "values": [0.3]},
+                                  ["all layers (last step)"]),
+    "diagnose-phases": (plots.unit_fractions, {"init": {"d": 0.0}, "after_overfit": {"d": 0.7}},
+                        ["dead, init", "dead, after overfit"]),
+    "string-steps": (plots.grad_heatmap, {"layers": ["a"], "steps": ["user:0", "user:1"],
+                                          "values": [[1.0, 2.0]]}, ["user:1"]),
+    "lrs-losses-smoothed": (plots.lr_range, {"lrs": [1e-4, 1e-3, 1e-2], "losses": [2, 1, 3],
+                                             "smoothed": [2, 1.2, 2.5],
+                                             "optimizer": {"learning_rate": 0.5}},
+                            ["loss (smoothed)", "your learning rate (0.5)"]),
+}
+
+
+@pytest.mark.parametrize(("fn", "data", "texts"), PRODUCER_SHAPES.values(),
+                         ids=PRODUCER_SHAPES.keys())
+def test_producer_shapes(fn, data, texts) -> None:
+    svg = fn(data)
+    assert svg is not None
+    for t in texts:
+        assert t in svg
+
+
+def test_step_major_grad_record_is_transposed() -> None:
+    # Monitor writes values[step][layer]; the agreed layout is values[layer][step].
+    layers, steps = ["a", "b"], [0, 25, 50]
+    step_major = plots.grad_heatmap({"layers": layers, "steps": steps,
+                                     "values": [[1, 10], [1, 10], [1, 10]]})
+    layer_major = plots.grad_heatmap({"layers": layers, "steps": steps,
+                                      "values": [[1, 1, 1], [10, 10, 10]]})
+    assert "layer 2" not in step_major  # 2 rows named a and b, not 3 rows
+    assert _ids(step_major) == _ids(layer_major)
+    assert plots._layer_major([[1, 10]] * 3, layers, steps) == [[1, 1, 1], [10, 10, 10]]

@@ -40,7 +40,7 @@ MAX_OTHER_METRICS_CHARS = 20_000
 MAX_DIFF_LINES = 400
 RENDERED_METRICS = frozenset({
     "summary", "history", "finding_epochs", "lr_range", "grad_norms", "dead_fraction",
-    "saturated_fraction", "class_counts", "root", "repair", "timings"})
+    "saturated_fraction", "class_counts", "root", "repair", "timings", "update_ratios"})
 
 
 def write_html(report: Report, path: Path) -> Path:
@@ -104,6 +104,11 @@ def build_context(report: Report) -> dict[str, Any]:
         plot("Gradient norms", "Gradient norm of each layer over training steps (log10). "
              "Dark rows starve (vanishing); bright, growing rows explode.",
              plots.grad_heatmap, metrics.get("grad_norms")),
+        plot("Update ratios", "Size of each layer's weight update relative to its weights "
+             "(log10); about -3 is healthy (a common rule of thumb), far below learns slowly, "
+             "far above jumps.",
+             plots.grad_heatmap, metrics.get("update_ratios"), "plot-update-ratios",
+             "update / weight (log10)"),
     ) if p]
     data_plots = [p for p in (
         plot("Images per class", "How many images each class has, per split.",

@@ -29,6 +29,9 @@ SEVERITY_COLOURS = {"error": "#dc2626", "warning": "#d97706", "info": "#0284c7"}
 MAX_HEATMAP_STEPS = 400
 MAX_BARS = 40
 MAX_UPSCALE = 1.3
+# A loss spanning more than 10x (e.g. a spike to 30 that settles at 2.3) is drawn on a log
+# axis, so the part after the spike is not flattened into a line.
+LOG_LOSS_RATIO = 10
 
 
 def _plt() -> Any:
@@ -149,8 +152,13 @@ def learning_curves(history: Mapping[str, Any] | None,
                         label=label + (", after" if old else ""))
             finite = [v for s in series.values() for v in s if math.isfinite(v)]
             if (name == "loss" and finite and min(finite) > 0
-                    and max(finite) / min(finite) > 30):
+                    and max(finite) / min(finite) > LOG_LOSS_RATIO):
                 ax.set_yscale("log")
+                from matplotlib.ticker import LogLocator, NullFormatter
+
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+                ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
             _mark_epochs(ax, finding_epochs, severities)
             ax.set_title(name)
             ax.set_xlabel("epoch")
@@ -195,39 +203,84 @@ def _mark_epochs(ax: Any, finding_epochs: Mapping[str, Any] | None,
 
 
 def lr_range(data: Mapping[str, Any] | None, plot_id: str = "plot-lr-range") -> str | None:
-    """Loss against learning rate (log axis), the suggested range shaded."""
+    """Loss against learning rate (log axis), the suggested range shaded.
+
+    Accepts ``lr``/``loss`` (or ``lrs``/``losses``), optional ``smoothed`` (drawn over the
+    raw loss), ``suggested`` ``[lo, hi]``, ``lr_min`` (marked) and the run's own learning
+    rate as ``current`` or ``optimizer.learning_rate`` (a dotted line).
+    """
     if not isinstance(data, Mapping):
         return None
-    lr, loss = _floats(data.get("lr")), _floats(data.get("loss"))
+    lr = _floats(data.get("lr", data.get("lrs")))
+    loss = _floats(data.get("loss", data.get("losses")))
     if not lr or not loss:
         return None
-    pts = [(a, b) for a, b in zip(lr, loss) if math.isfinite(a) and a > 0 and math.isfinite(b)]
+    smooth = _floats(data.get("smoothed"))
+    if smooth and len(smooth) != len(loss):
+        smooth = None
+    pts = [(a, b, c) for a, b, c in zip(lr, loss, smooth or loss)
+           if math.isfinite(a) and a > 0 and math.isfinite(b)]
     if len(pts) < 2:
         return None
     plt = _plt()
     with plt.rc_context(_style(plt)):
-        fig, ax = plt.subplots(figsize=(4.2, 2.7))
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], color=TRAIN, lw=2)
+        fig, ax = plt.subplots(figsize=(4.4, 2.8))
+        xs = [p[0] for p in pts]
+        if smooth:
+            ax.plot(xs, [p[1] for p in pts], color=TRAIN, lw=1, alpha=0.3)
+            ax.plot(xs, [p[2] for p in pts], color=TRAIN, lw=2, label="loss (smoothed)")
+        else:
+            ax.plot(xs, [p[1] for p in pts], color=TRAIN, lw=2, label="loss")
         ax.set_xscale("log")
         suggested = _floats(data.get("suggested"))
         if suggested and len(suggested) >= 2 and all(math.isfinite(v) and v > 0
                                                      for v in suggested[:2]):
             lo, hi = sorted(suggested[:2])
             ax.axvspan(lo, hi, color="#16a34a", alpha=0.15, lw=0, label="suggested range")
-            ax.legend(loc="upper left")
-        lo_y, hi_y = min(p[1] for p in pts), max(p[1] for p in pts)
-        first = pts[0][1]
-        if hi_y > 4 * max(first, 1e-12) and first > lo_y:  # the tail blew up: keep the valley
-            ax.set_ylim(lo_y - 0.05 * (first - lo_y), first + 0.6 * (first - lo_y))
+        current = data.get("current")
+        opt = data.get("optimizer")
+        if current is None and isinstance(opt, Mapping):
+            current = opt.get("learning_rate", opt.get("lr"))
+        if isinstance(current, (int, float)) and not isinstance(current, bool) and current > 0:
+            ax.axvline(float(current), color="#111827", ls=":", lw=1.4,
+                       label=f"your learning rate ({float(current):.2g})")
+        ys = [p[2] for p in pts]
+        lo_y, first = min(ys), ys[0]
+        if max(ys) > first + 1.5 * max(first - lo_y, 1e-9) and first > lo_y:
+            ax.set_ylim(lo_y - 0.08 * (first - lo_y), first + 0.8 * (first - lo_y))
+        ax.legend(loc="lower left")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss")
         fig.tight_layout()
         return _to_svg(fig, plot_id)
 
 
-def grad_heatmap(data: Mapping[str, Any] | None,
-                 plot_id: str = "plot-grad-norms") -> str | None:
-    """log10 gradient norm per layer (rows, input at top) over steps (columns)."""
+def _layer_major(rows: list[list[float]], layers: Any, steps: Any) -> list[list[float]]:
+    """Rows per layer. The agreed layout is ``values[layer][step]``; a record kept step by
+    step (``values[step][layer]``, as the Monitor writes it) is recognised by its shape and
+    transposed. A square grid is taken as agreed."""
+    n_layers = len(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) else 0
+    n_steps = len(steps) if isinstance(steps, Sequence) and not isinstance(steps, str) else 0
+    widths = {len(r) for r in rows}
+    if (n_layers and len(rows) != n_layers and widths == {n_layers}
+            and (not n_steps or len(rows) == n_steps)):
+        return [list(col) for col in zip(*rows)]
+    return rows
+
+
+def _tick(step: Any) -> str:
+    if isinstance(step, float) and math.isfinite(step):
+        return f"{step:g}"
+    return _text(step)
+
+
+def grad_heatmap(data: Mapping[str, Any] | None, plot_id: str = "plot-grad-norms",
+                 label: str = "gradient norm (log10)") -> str | None:
+    """log10 of a per-layer quantity (rows, input at top) over steps (columns).
+
+    ``{"layers": [...], "steps": [...], "values": [[one row per layer]]}``: gradient norms
+    by default; the same shape serves update/weight ratios.
+    """
     if not isinstance(data, Mapping):
         return None
     values = data.get("values")
@@ -235,6 +288,7 @@ def grad_heatmap(data: Mapping[str, Any] | None,
         return None
     rows = [_floats(r) if isinstance(r, Sequence) else None for r in values]
     rows = [r or [] for r in rows]
+    rows = _layer_major(rows, data.get("layers"), data.get("steps"))
     width = max((len(r) for r in rows), default=0)
     if width == 0:
         return None
@@ -247,7 +301,9 @@ def grad_heatmap(data: Mapping[str, Any] | None,
             grid[i, :len(a)] = np.where(a > 0, np.log10(np.abs(a)), np.nan)
     if not np.isfinite(grid).any():
         return None
-    steps = _floats(data.get("steps")) or list(range(width))
+    raw_steps = data.get("steps")
+    steps = list(raw_steps) if isinstance(raw_steps, Sequence) and not isinstance(
+        raw_steps, str) and len(raw_steps) >= width else list(range(width))
     if width > MAX_HEATMAP_STEPS:  # average blocks of steps, keep the shape
         k = math.ceil(width / MAX_HEATMAP_STEPS)
         pad = (-width) % k
@@ -263,6 +319,9 @@ def grad_heatmap(data: Mapping[str, Any] | None,
     names = [str(n) for n in layers] if isinstance(layers, Sequence) and not isinstance(
         layers, str) else []
     names = (names + [f"layer {i}" for i in range(len(names), len(rows))])[:len(rows)]
+    prefix = names[0].rsplit("/", 1)[0] + "/" if names and "/" in names[0] else ""
+    if prefix and len(names) > 1 and all(n.startswith(prefix) for n in names):
+        names = [n[len(prefix):] for n in names]  # "sequential/conv2d" -> "conv2d"
     plt = _plt()
     with plt.rc_context({**_style(plt), "axes.grid": False}):
         height = min(0.9 + 0.22 * len(rows), 6.0)
@@ -276,12 +335,13 @@ def grad_heatmap(data: Mapping[str, Any] | None,
                            fontsize=7 if len(names) > 12 else 8)
         if len(names) > 30:
             ax.set_yticks(ax.get_yticks()[::math.ceil(len(names) / 30)])
-        ticks = np.linspace(0, grid.shape[1] - 1, min(grid.shape[1], 8)).round().astype(int)
+        cols = grid.shape[1]
+        ticks = (np.arange(cols) if cols <= 16 else
+                 np.linspace(0, cols - 1, 8).round().astype(int))
         ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{steps[t]:g}" if t < len(steps) and math.isfinite(steps[t])
-                            else str(t) for t in ticks])
+        ax.set_xticklabels([_tick(steps[t]) if t < len(steps) else str(t) for t in ticks])
         ax.set_xlabel("step")
-        bar = fig.colorbar(img, ax=ax, pad=0.01, fraction=0.04)
+        bar = fig.colorbar(img, ax=ax, pad=0.01, fraction=0.04, label=label)
         bar.ax.tick_params(labelsize=7)
         bar.outline.set_visible(False)
         fig.tight_layout()
@@ -302,12 +362,44 @@ def _fractions(d: Any) -> dict[str, float]:
     return out
 
 
+def _unit_series(name: str, d: Any) -> list[tuple[str, dict[str, float]]]:
+    """``{layer: f}``, ``{phase: {layer: f}}`` or a Monitor record (``steps``, ``values``,
+    ``per_layer``) as a list of (label, {layer: fraction})."""
+    if not isinstance(d, Mapping):
+        return []
+    if "per_layer" in d or ("steps" in d and "values" in d):
+        steps = d.get("steps") if isinstance(d.get("steps"), list) else []
+        per = d.get("per_layer") if isinstance(d.get("per_layer"), list) else []
+        per = [(i, _fractions(p)) for i, p in enumerate(per) if _fractions(p)]
+        if per:
+            picks = [per[0], per[-1]] if len(per) > 1 else per
+            return [(f"{name}, step {steps[i] if i < len(steps) else i}", f) for i, f in picks]
+        values = _floats(d.get("values"))
+        if values and math.isfinite(values[-1]):
+            return [(name, {"all layers (last step)": values[-1]})]
+        return []
+    nested = {k: _fractions(v) for k, v in d.items() if isinstance(v, Mapping)}
+    nested = {k: v for k, v in nested.items() if v}
+    if nested:
+        return [(f"{name}, {_label_key(k)}", v) for k, v in nested.items()]
+    flat = _fractions(d)
+    return [(name, flat)] if flat else []
+
+
+def _label_key(k: str) -> str:
+    return str(k).replace("_", " ")
+
+
 def unit_fractions(dead: Mapping[str, Any] | None, saturated: Mapping[str, Any] | None = None,
                    plot_id: str = "plot-dead-units") -> str | None:
     """Horizontal bars: fraction of dead (and saturated) units per layer."""
-    series = [(name, colour, _fractions(d)) for name, colour, d in
-              (("dead (always 0)", "#7c3aed", dead), ("saturated", "#0d9488", saturated))]
-    series = [s for s in series if s[2]]
+    palettes = {"dead": ["#c4b5fd", "#7c3aed"], "saturated": ["#99f6e4", "#0d9488"]}
+    series = []
+    for key, name, d in (("dead", "dead", dead), ("saturated", "saturated", saturated)):
+        found = _unit_series(name, d)
+        colours = palettes[key] if len(found) > 1 else palettes[key][1:]
+        series += [(label, colours[min(i, len(colours) - 1)], f)
+                   for i, (label, f) in enumerate(found)]
     if not series:
         return None
     import numpy as np
@@ -318,7 +410,7 @@ def unit_fractions(dead: Mapping[str, Any] | None, saturated: Mapping[str, Any] 
     layers = layers[:MAX_BARS]
     plt = _plt()
     with plt.rc_context(_style(plt)):
-        fig, ax = plt.subplots(figsize=(4.6, min(1.0 + 0.3 * len(layers) * len(series), 7)))
+        fig, ax = plt.subplots(figsize=(4.6, min(1.2 + 0.25 * len(layers) * len(series), 7)))
         h = 0.8 / len(series)
         y = np.arange(len(layers))
         for i, (name, colour, d) in enumerate(series):
@@ -330,7 +422,7 @@ def unit_fractions(dead: Mapping[str, Any] | None, saturated: Mapping[str, Any] 
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
         ax.grid(axis="y", visible=False)
-        ax.legend(loc="lower right")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
         fig.tight_layout()
         return _to_svg(fig, plot_id)
 
