@@ -103,6 +103,9 @@ def run_report() -> Report:
         "finding_epochs": {"TRAIN_DIVERGED": 6, "TRAIN_DYING_RELU": 2},
         "lr_range": {"lr": lr, "loss": lr_loss, "suggested": [1e-4, 1e-3]},
         "grad_norms": {"layers": layers, "steps": steps, "values": values},
+        "steps": {"step": list(range(300)),
+                  "loss": [float(2.3 * math.exp(-i / 60) + 0.2 + abs(rng.normal(0, 0.15))
+                                 + (30.0 if i == 140 else 0.0)) for i in range(300)]},
         "dead_fraction": {"conv2d": 0.1, "conv2d_1": 0.62, "conv2d_2": 0.3, "dense": 0.05},
         "saturated_fraction": {"conv2d": 0.0, "conv2d_1": 0.02, "dense": 0.2},
         "summary": {"epochs": 10, "final_loss": 6.3, "best_val_accuracy": 0.41},

@@ -35,7 +35,8 @@ CONSOLE = re.compile(r":CONSOLE[:(]\d*\)?\] (.*)")
 # The plots each synthetic report must show (ids of the inline <svg> roots).
 EXPECTED_PLOTS = {
     "scan": {"plot-classes"},
-    "run": {"plot-curves", "plot-lr-range", "plot-grad-norms", "plot-dead-units"},
+    "run": {"plot-curves", "plot-step-loss", "plot-lr-range", "plot-grad-norms",
+            "plot-dead-units"},
     "fit": {"plot-curves", "plot-classes", "plot-repair-curves"},
 }
 

@@ -27,7 +27,7 @@ def test_healthy_report_says_so() -> None:
 
 def test_synthetic_reports_show_their_plots(reports) -> None:
     assert _svg_ids(render_html(reports["run"])) == {
-        "plot-curves", "plot-lr-range", "plot-grad-norms", "plot-dead-units"}
+        "plot-curves", "plot-step-loss", "plot-lr-range", "plot-grad-norms", "plot-dead-units"}
     fit = render_html(reports["fit"])
     assert _svg_ids(fit) == {"plot-curves", "plot-classes", "plot-repair-curves"}
     assert 'class="add">+    layers.Rescaling(1.0 / 255),' in fit  # the diff, coloured

@@ -17,6 +17,8 @@ CASES = {
               "plot-grad-norms"),
     "units": (plots.unit_fractions, {"a": 0.5, "b": 0.1}, "plot-dead-units"),
     "classes": (plots.class_histogram, {"train": {"a": 3, "b": 1}}, "plot-classes"),
+    "steps": (plots.step_loss, {"step": [0, 1, 2, 3], "loss": [2.0, 1.5, 9.0, 1.0]},
+              "plot-step-loss"),
 }
 
 

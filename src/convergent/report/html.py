@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +39,13 @@ MAX_LIST_ITEMS = 6
 # Metrics not drawn anywhere are listed at the end as JSON, cut to this many characters.
 MAX_OTHER_METRICS_CHARS = 20_000
 MAX_DIFF_LINES = 400
+# Plots that span the page; the others sit two to a row.
+WIDE_PLOTS = frozenset({"plot-curves", "plot-step-loss", "plot-grad-norms",
+                        "plot-update-ratios", "plot-classes", "plot-repair-curves"})
 RENDERED_METRICS = frozenset({
     "summary", "history", "finding_epochs", "lr_range", "grad_norms", "dead_fraction",
-    "saturated_fraction", "class_counts", "root", "repair", "timings", "update_ratios"})
+    "saturated_fraction", "class_counts", "root", "repair", "timings", "update_ratios",
+    "steps"})
 
 
 def write_html(report: Report, path: Path) -> Path:
@@ -95,6 +100,9 @@ def build_context(report: Report) -> dict[str, Any]:
         plot("Learning curves", "Training and validation loss and accuracy per epoch; dashed "
              "lines mark the epoch where a finding began.",
              plots.learning_curves, metrics.get("history"), epochs, severities),
+        plot("Loss per step", "The training loss of every step (faint) and its moving "
+             "average; spikes an epoch average hides show here.", plots.step_loss,
+             metrics.get("steps")),
         plot("Learning-rate range test", "Loss while the learning rate grows step by step; "
              "the shaded band is the suggested range.", plots.lr_range,
              metrics.get("lr_range")),
@@ -147,7 +155,12 @@ def _plot_runner(notes: list[str]) -> Callable[..., dict[str, str] | None]:
         except Exception as e:  # noqa: BLE001 — odd data must not cost the whole report
             notes.append(f"{title}: could not be drawn ({type(e).__name__}: {e})")
             return None
-        return {"title": title, "caption": caption, "svg": svg} if svg else None
+        if not svg:
+            return None
+        m = re.match(r'<svg id="([^"]+)"', svg)
+        plot_id = m.group(1) if m else ""
+        return {"title": title, "caption": caption, "svg": svg, "id": plot_id,
+                "wide": plot_id in WIDE_PLOTS}
 
     return run
 

@@ -32,6 +32,7 @@ MAX_UPSCALE = 1.3
 # A loss spanning more than 10x (e.g. a spike to 30 that settles at 2.3) is drawn on a log
 # axis, so the part after the spike is not flattened into a line.
 LOG_LOSS_RATIO = 10
+STEP_EMA = 0.9  # smoothing of the per-step loss (TensorBoard's default slider is 0.6-0.9)
 
 
 def _plt() -> Any:
@@ -200,6 +201,48 @@ def _mark_epochs(ax: Any, finding_epochs: Mapping[str, Any] | None,
         ax.annotate(_text(", ".join(names)), (x, 0.97), xycoords=("data", "axes fraction"),
                     xytext=(-3, 0), textcoords="offset points", rotation=90, ha="right",
                     va="top", fontsize=7, color=colours[x])
+
+
+def step_loss(data: Mapping[str, Any] | None, plot_id: str = "plot-step-loss") -> str | None:
+    """Loss of every training step (``{"step": [...], "loss": [...]}``), raw and smoothed.
+
+    Spikes that an epoch average hides (a learning rate too high for a few batches) show
+    here. The smoothed line is an exponential moving average, as TensorBoard draws it.
+    """
+    if not isinstance(data, Mapping):
+        return None
+    loss = _floats(data.get("loss"))
+    if not loss or len(loss) < 3:
+        return None
+    steps = _floats(data.get("step"))
+    if not steps or len(steps) != len(loss):
+        steps = [float(i) for i in range(len(loss))]
+    pts = [(a, b) for a, b in zip(steps, loss) if math.isfinite(a) and math.isfinite(b)]
+    if len(pts) < 3:
+        return None
+    ema, smoothed = None, []
+    for _, v in pts:
+        ema = v if ema is None else STEP_EMA * ema + (1 - STEP_EMA) * v
+        smoothed.append(ema)
+    plt = _plt()
+    with plt.rc_context(_style(plt)):
+        fig, ax = plt.subplots(figsize=(7.4, 2.5))
+        xs = [p[0] for p in pts]
+        ax.plot(xs, [p[1] for p in pts], color=TRAIN, lw=0.8, alpha=0.35, label="loss per step")
+        ax.plot(xs, smoothed, color=TRAIN, lw=2, label="smoothed")
+        ys = [p[1] for p in pts]
+        if min(ys) > 0 and max(ys) / min(ys) > LOG_LOSS_RATIO:
+            ax.set_yscale("log")
+            from matplotlib.ticker import LogLocator, NullFormatter
+
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend(loc="upper right")
+        fig.tight_layout()
+        return _to_svg(fig, plot_id)
 
 
 def lr_range(data: Mapping[str, Any] | None, plot_id: str = "plot-lr-range") -> str | None:
