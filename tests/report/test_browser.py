@@ -87,3 +87,28 @@ def test_report_opens_without_errors(reports, command: str, tmp_path: Path) -> N
         assert im.size == (1200, 1600)
         colours = im.convert("RGB").resize((120, 160)).getcolors(maxcolors=100_000)
     assert colours and len(colours) > 50, "screenshot looks blank"
+
+
+CLICK_ALL_COPY_BUTTONS = """<script>
+document.querySelectorAll("button.copy").forEach(function (b) { b.click(); });
+setTimeout(function () {
+  var labels = Array.from(document.querySelectorAll("button.copy"), function (b) {
+    return b.textContent; });
+  document.body.setAttribute("data-after-click", labels.join("|"));
+}, 300);
+</script></body>"""
+
+
+def test_copy_buttons_respond(reports, tmp_path: Path) -> None:
+    # A test-only copy of the page clicks every copy button, then records their labels.
+    page = reports["fit"].to_html(tmp_path / "fit.html")
+    clicked = tmp_path / "fit-click.html"
+    clicked.write_text(page.read_text(encoding="utf-8").replace(
+        "</body>", CLICK_ALL_COPY_BUTTONS), encoding="utf-8")
+
+    dom, console = chromium(clicked.as_uri(), "--virtual-time-budget=1000", "--dump-dom")
+
+    assert console == []
+    labels = re.search(r'data-after-click="([^"]*)"', dom).group(1).split("|")
+    assert len(labels) >= 3  # remedies, repair steps, the diff
+    assert all(label in ("Copied", "Select and copy") for label in labels), labels

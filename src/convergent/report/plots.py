@@ -76,6 +76,7 @@ def _to_svg(fig: Any, plot_id: str) -> str:
     plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg"):]  # drop the XML declaration and DOCTYPE
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.DOTALL)
     # matplotlib names elements "axes_1", "line2d_2", ... in every figure; prefix them so
     # several plots in one page share no id (and clip-path references stay right).
     text = re.sub(r'\bid="([^"]+)"', rf'id="{plot_id}-\1"', text)
