@@ -137,8 +137,17 @@ def fit_report(root: Path) -> Report:
         "summary": {"val_accuracy": 0.94, "repairs": 2, "seconds": 88.0}})
 
 
-@pytest.fixture()
-def reports(tmp_path: Path) -> dict[str, Report]:
-    """The three synthetic reports, keyed by command; image folders live in tmp_path."""
-    return {"scan": scan_report(tmp_path / "scan"), "run": run_report(),
-            "fit": fit_report(tmp_path / "fit")}
+@pytest.fixture(scope="session")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Report]:
+    """The three synthetic reports, keyed by command (built once; treat as read-only)."""
+    root = tmp_path_factory.mktemp("report-images")
+    return {"scan": scan_report(root / "scan"), "run": run_report(),
+            "fit": fit_report(root / "fit")}
+
+
+@pytest.fixture(scope="session")
+def pages(reports: dict[str, Report], tmp_path_factory: pytest.TempPathFactory
+          ) -> dict[str, Path]:
+    """The three reports rendered once to HTML files, keyed by command."""
+    root = tmp_path_factory.mktemp("report-pages")
+    return {name: r.to_html(root / f"{name}.html") for name, r in reports.items()}

@@ -60,13 +60,17 @@ def test_console_errors_are_detected(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["scan", "run", "fit"])
-def test_report_opens_without_errors(reports, command: str, tmp_path: Path) -> None:
-    report = reports[command]
-    page = report.to_html(tmp_path / f"{command}.html")
+def test_report_opens_without_errors(reports, pages, command: str, tmp_path: Path) -> None:
+    report, page = reports[command], pages[command]
     html = page.read_text(encoding="utf-8")
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html), "fetches from network"
 
-    dom, console = chromium(page.as_uri(), "--dump-dom")
+    out = Path(os.environ.get("CONVERGENT_ARTIFACTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    shot = out / f"report-{command}.png"
+
+    dom, console = chromium(page.as_uri(), "--dump-dom", "--window-size=1200,1600",
+                            f"--screenshot={shot}")
 
     assert console == [], f"console output in {command} report: {console}"
     assert re.search(r'<html[^>]*data-ready="\d+"', dom), "the page script did not finish"
@@ -79,10 +83,6 @@ def test_report_opens_without_errors(reports, command: str, tmp_path: Path) -> N
         assert len(imgs) == 5 + 4 + 2 + 2 * 2 + 2 * 1
         assert dom.count("no preview") == 1
 
-    out = Path(os.environ.get("CONVERGENT_ARTIFACTS", tmp_path))
-    out.mkdir(parents=True, exist_ok=True)
-    shot = out / f"report-{command}.png"
-    chromium(page.as_uri(), "--window-size=1200,1600", f"--screenshot={shot}")
     with Image.open(shot) as im:
         assert im.size == (1200, 1600)
         colours = im.convert("RGB").resize((120, 160)).getcolors(maxcolors=100_000)
@@ -99,9 +99,9 @@ setTimeout(function () {
 </script></body>"""
 
 
-def test_copy_buttons_respond(reports, tmp_path: Path) -> None:
+def test_copy_buttons_respond(pages, tmp_path: Path) -> None:
     # A test-only copy of the page clicks every copy button, then records their labels.
-    page = reports["fit"].to_html(tmp_path / "fit.html")
+    page = pages["fit"]
     clicked = tmp_path / "fit-click.html"
     clicked.write_text(page.read_text(encoding="utf-8").replace(
         "</body>", CLICK_ALL_COPY_BUTTONS), encoding="utf-8")

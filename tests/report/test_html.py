@@ -25,10 +25,10 @@ def test_healthy_report_says_so() -> None:
     assert _svg_ids(html) == set()
 
 
-def test_synthetic_reports_show_their_plots(reports) -> None:
-    assert _svg_ids(render_html(reports["run"])) == {
+def test_synthetic_reports_show_their_plots(pages) -> None:
+    assert _svg_ids(pages["run"].read_text(encoding="utf-8")) == {
         "plot-curves", "plot-step-loss", "plot-lr-range", "plot-grad-norms", "plot-dead-units"}
-    fit = render_html(reports["fit"])
+    fit = pages["fit"].read_text(encoding="utf-8")
     assert _svg_ids(fit) == {"plot-curves", "plot-classes", "plot-repair-curves"}
     assert 'class="add">+    layers.Rescaling(1.0 / 255),' in fit  # the diff, coloured
     assert 'class="num better">0.94' in fit  # val_accuracy went up: better
