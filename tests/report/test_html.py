@@ -111,3 +111,24 @@ def test_importing_the_renderers_does_not_import_matplotlib() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+ODD_VALUES = [None, "x", 0, 1, -1.5, math.nan, math.inf, True, [], [1, "a", None], {"a": "b"},
+              {"a": [1, 2]}, [[1, 2], [3]], {"x": {"y": 1}}, [{"file": 3}], [[None, "b"]],
+              {"loss": "abc"}, {"lr": [1, 2], "loss": [1]}, {"values": [[0]], "layers": 1}]
+METRIC_KEYS = ["summary", "history", "finding_epochs", "lr_range", "grad_norms", "steps",
+               "dead_fraction", "saturated_fraction", "class_counts", "root", "repair",
+               "timings", "update_ratios"]
+
+
+def test_random_odd_metrics_never_crash_or_fail_a_plot() -> None:
+    import random
+
+    rng = random.Random(0)
+    for _ in range(25):
+        metrics = {k: rng.choice(ODD_VALUES) for k in rng.sample(METRIC_KEYS, 6)}
+        evidence = {k: rng.choice(ODD_VALUES) for k in
+                    rng.sample(["files", "pairs", "samples", "began_epoch", "values", "x"], 3)}
+        f = Finding(Code.DATA_DARK, Severity.INFO, 0.1, "t", "e", evidence)
+        html = render_html(Report([f], "scan", "s", metrics))
+        assert "</html>" in html and "could not be drawn" not in html, (metrics, evidence)

@@ -93,3 +93,10 @@ def test_step_major_grad_record_is_transposed() -> None:
     assert "layer 2" not in step_major  # 2 rows named a and b, not 3 rows
     assert _ids(step_major) == _ids(layer_major)
     assert plots._layer_major([[1, 10]] * 3, layers, steps) == [[1, 1, 1], [10, 10, 10]]
+
+
+def test_long_step_record_stays_small() -> None:
+    n = 100_000
+    svg = plots.step_loss({"step": list(range(n)),
+                           "loss": [1.0 + (50.0 if i == 77_777 else (i % 7) / 10) for i in range(n)]})
+    assert len(svg) < 400_000

@@ -28,6 +28,7 @@ SEVERITY_COLOURS = {"error": "#dc2626", "warning": "#d97706", "info": "#0284c7"}
 # 400 heat-map columns is more than the ~300 px a plot is shown at.
 MAX_HEATMAP_STEPS = 400
 MAX_BARS = 40
+MAX_LINE_POINTS = 1500  # a line of more points than a plot has pixels only adds bytes
 MAX_UPSCALE = 1.3
 # A loss spanning more than 10x (e.g. a spike to 30 that settles at 2.3) is drawn on a log
 # axis, so the part after the spike is not flattened into a line.
@@ -228,10 +229,17 @@ def step_loss(data: Mapping[str, Any] | None, plot_id: str = "plot-step-loss") -
     plt = _plt()
     with plt.rc_context(_style(plt)):
         fig, ax = plt.subplots(figsize=(7.4, 2.5))
-        xs = [p[0] for p in pts]
-        ax.plot(xs, [p[1] for p in pts], color=TRAIN, lw=0.8, alpha=0.35, label="loss per step")
-        ax.plot(xs, smoothed, color=TRAIN, lw=2, label="smoothed")
-        ys = [p[1] for p in pts]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        if len(pts) > MAX_LINE_POINTS:  # min-max band per bucket keeps spikes, not bytes
+            k = math.ceil(len(pts) / MAX_LINE_POINTS)
+            bx = xs[::k]
+            lo = [min(ys[i:i + k]) for i in range(0, len(ys), k)]
+            hi = [max(ys[i:i + k]) for i in range(0, len(ys), k)]
+            ax.fill_between(bx, lo, hi, color=TRAIN, alpha=0.25, lw=0, label="loss per step")
+            ax.plot(bx, smoothed[::k], color=TRAIN, lw=2, label="smoothed")
+        else:
+            ax.plot(xs, ys, color=TRAIN, lw=0.8, alpha=0.35, label="loss per step")
+            ax.plot(xs, smoothed, color=TRAIN, lw=2, label="smoothed")
         if min(ys) > 0 and max(ys) / min(ys) > LOG_LOSS_RATIO:
             ax.set_yscale("log")
             from matplotlib.ticker import LogLocator, NullFormatter
