@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from convergent.report.thumbs import THUMB_PX, Thumbnailer
+from convergent.report.thumbs import MAX_THUMB_BYTES, MAX_THUMBS, THUMB_PX, Thumbnailer
 
 
 def _decode(uri: str) -> Image.Image:
@@ -23,12 +23,25 @@ def test_large_rgb_becomes_small_jpeg(tmp_path: Path) -> None:
     assert max(_decode(uri).size) <= THUMB_PX and len(uri) < 4000
 
 
-def test_alpha_stays_png_and_gray_stays_gray(tmp_path: Path) -> None:
-    Image.new("RGBA", (50, 40), (255, 0, 0, 128)).save(tmp_path / "a.png")
+def test_alpha_is_flattened_and_gray_stays_gray(tmp_path: Path) -> None:
+    Image.new("RGBA", (50, 40), (255, 0, 0, 0)).save(tmp_path / "a.png")  # fully transparent
     Image.new("I;16", (50, 40), 1000).save(tmp_path / "g.png")
     t = Thumbnailer(tmp_path)
-    assert t.uri("a.png").startswith("data:image/png;base64,")
+    flat = _decode(t.uri("a.png"))
+    assert flat.format == "JPEG" and abs(flat.getpixel((25, 20))[0] - 128) < 8
     assert _decode(t.uri("g.png")).mode == "L"
+
+
+def test_worst_case_images_stay_within_the_byte_budget(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(3):  # pure noise with alpha: the largest thumbnail there can be
+        Image.fromarray(rng.integers(0, 256, (300, 300, 4), dtype=np.uint8), "RGBA").save(
+            tmp_path / f"{i}.png")
+    t = Thumbnailer(tmp_path)
+    sizes = [len(t.uri(f"{i}.png")) for i in range(3)]
+    assert max(sizes) * MAX_THUMBS < MAX_THUMB_BYTES * 1.1  # the count cap binds first
+    t.bytes = MAX_THUMB_BYTES  # budget spent: no more thumbnails
+    assert t.uri("0.png") is not None and t.uri("new.png") is None and t.skipped == 1
 
 
 def test_bad_files_give_none(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Small inline thumbnails of the images a finding flags (data: URIs, JPEG or PNG).
+"""Small inline thumbnails of the images a finding flags (JPEG data: URIs).
 
 A thumbnail is at most ``THUMB_PX`` pixels on its long side; a finding shows at most
 ``MAX_FILES`` files, ``MAX_PAIRS`` pairs or ``MAX_SAMPLES`` label-noise samples, and a
@@ -25,6 +25,12 @@ MAX_FILES = 24  # per finding: three rows of the thumbnail grid
 MAX_PAIRS = 8
 MAX_SAMPLES = 16
 MAX_THUMBS = 400  # per report: 400 x ~4 kB = ~1.6 MB of images, far below 10 MB
+# A hard bound whatever the images: pure noise, the worst case for JPEG, is ~7.5 kB a
+# thumbnail (10 kB as base64), so 400 of them fit; the budget keeps the report < 10 MB.
+MAX_THUMB_BYTES = 6_000_000
+# Transparent images are flattened onto mid-gray and saved as JPEG: a PNG of a detailed
+# RGBA image can be 50 kB at this size, which would break the budget above.
+ALPHA_BACKGROUND = (128, 128, 128)
 
 
 class Thumbnailer:
@@ -36,6 +42,8 @@ class Thumbnailer:
         self._cache: dict[str, str | None] = {}
         self.sizes: dict[str, tuple[int, int]] = {}  # original (width, height) per path
         self.skipped = 0  # thumbnails not made because the report-wide cap was reached
+        self.made = 0
+        self.bytes = 0  # characters of data URIs made so far
 
     def path(self, rel: str) -> Path:
         p = Path(str(rel))
@@ -46,12 +54,15 @@ class Thumbnailer:
         key = str(rel)
         if key in self._cache:
             return self._cache[key]
-        made = sum(1 for v in self._cache.values() if v)
-        if made >= self.max_total:
+        if self.made >= self.max_total or self.bytes >= MAX_THUMB_BYTES:
             self.skipped += 1
             return None
-        self._cache[key] = _encode(self.path(key), self.sizes, key)
-        return self._cache[key]
+        uri = _encode(self.path(key), self.sizes, key)
+        self._cache[key] = uri
+        if uri:
+            self.made += 1
+            self.bytes += len(uri)
+        return uri
 
     def is_small(self, rel: object) -> bool:
         """True when the original is no larger than the thumbnail (shown pixel-exact)."""
@@ -69,14 +80,14 @@ def _encode(path: Path, sizes: dict[str, tuple[int, int]], key: str) -> str | No
             im.thumbnail((THUMB_PX, THUMB_PX))
             has_alpha = im.mode in ("RGBA", "LA", "PA") or (
                 im.mode == "P" and "transparency" in im.info)
-            buf = io.BytesIO()
             if has_alpha:
-                im.convert("RGBA").save(buf, "PNG", optimize=True)
-                mime = "image/png"
-            else:
-                im.convert("L" if im.mode in ("L", "1", "I", "I;16", "F") else "RGB").save(
-                    buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
-                mime = "image/jpeg"
+                rgba = im.convert("RGBA")
+                flat = Image.new("RGB", rgba.size, ALPHA_BACKGROUND)
+                flat.paste(rgba, mask=rgba.getchannel("A"))
+                im = flat
+            buf = io.BytesIO()
+            im.convert("L" if im.mode in ("L", "1", "I", "I;16", "F") else "RGB").save(
+                buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
     except Exception:  # noqa: BLE001 — any unreadable file just has no thumbnail
         return None
-    return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
