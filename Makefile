@@ -21,6 +21,9 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ''
 
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.faults $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 

@@ -1,0 +1,20 @@
+import keras
+from keras import layers
+from convergent.datasets import load, subsample
+
+keras.utils.set_random_seed(0)
+x, y, names = load("animals")
+x, y = subsample(x, y, 120)
+x = x.astype("float32")[..., None] / 255.0
+
+model = keras.Sequential([keras.Input(shape=(28, 28, 1))])
+for i in range(10):
+    model.add(layers.Conv2D(16, 3, padding="same", activation="relu",
+                            kernel_initializer="glorot_uniform"))
+    if i in (3, 7):
+        model.add(layers.MaxPooling2D())
+model.add(layers.Flatten())
+model.add(layers.Dense(10, activation="softmax"))
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=4, batch_size=32, validation_split=0.2, verbose=2)

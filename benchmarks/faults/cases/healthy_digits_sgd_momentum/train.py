@@ -1,0 +1,19 @@
+import numpy as np
+from tensorflow import keras
+from tensorflow.keras import layers
+from convergent.datasets import load
+
+keras.utils.set_random_seed(0)
+x, y, names = load("digits")
+x = x.astype("float32") / 255.0
+order = np.random.default_rng(0).permutation(len(x))
+x, y = x[order], y[order]
+
+model = keras.Sequential([
+    layers.Flatten(input_shape=(8, 8)),
+    layers.Dense(64, activation="relu"),
+    layers.Dense(10, activation="softmax"),
+])
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=15, batch_size=32, validation_split=0.2, verbose=2)

@@ -1,0 +1,20 @@
+import keras
+from keras import layers
+from convergent.datasets import load, subsample
+
+keras.utils.set_random_seed(0)
+x, y, names = load("animals")
+x_train, y_train = subsample(x, y, 25, seed=0)
+x_val, y_val = subsample(x, y, 25, seed=4)
+x_train = x_train.astype("float32") / 255.0
+x_val = x_val.astype("float32") / 255.0
+
+model = keras.Sequential([
+    keras.Input(shape=(28, 28)),
+    layers.Flatten(),
+    layers.Dense(512, activation="relu"),
+    layers.Dense(256, activation="relu"),
+    layers.Dense(10, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=60, batch_size=25, verbose=2)

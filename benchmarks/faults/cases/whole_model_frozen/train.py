@@ -1,0 +1,20 @@
+import keras
+from keras import layers
+from convergent.datasets import load, subsample
+
+keras.utils.set_random_seed(0)
+x, y, names = load("mnist")
+x, y = subsample(x, y, 150)
+x = x.astype("float32")[..., None] / 255.0
+
+base = keras.Sequential([
+    keras.Input(shape=(28, 28, 1)),
+    layers.Conv2D(32, 3, activation="relu"),
+    layers.MaxPooling2D(),
+    layers.Conv2D(64, 3, activation="relu"),
+    layers.GlobalAveragePooling2D(),
+], name="base")
+model = keras.Sequential([base, layers.Dense(10, activation="softmax")])
+model.trainable = False
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=4, batch_size=32, validation_split=0.2, verbose=2)
