@@ -107,3 +107,27 @@ def test_run_budget_stops_the_script(tmp_path: Path) -> None:
     r = run_script([PY, str(script)], budget=1.0, quiet=True)
     assert r.metrics["summary"]["status"] == "budget"
     assert r.metrics["summary"]["seconds"] < 20
+
+
+DIVERGES = """
+import numpy as np
+import keras
+keras.utils.set_random_seed(1)
+rng = np.random.default_rng(0)
+y = rng.integers(0, 3, 192)
+x = (rng.normal(0, 1, (3, 16))[y] + 0.5 * rng.normal(0, 1, (192, 16))).astype("float32")
+m = keras.Sequential([keras.Input((16,)), keras.layers.Dense(16, activation="relu"),
+                      keras.layers.Dense(3, activation="softmax")])
+m.compile(optimizer=keras.optimizers.Adam(50.0), loss="sparse_categorical_crossentropy",
+          metrics=["accuracy"])
+m.fit(x, y, epochs=3, batch_size=16, verbose=0)
+"""
+
+
+def test_run_repair_lowers_the_learning_rate(tmp_path: Path) -> None:
+    r = run_script([PY, str(write(tmp_path, "lr.py", DIVERGES))], repair=True, quiet=True)
+    steps = r.metrics["repair"]["steps"]
+    assert steps[0]["remedy"] == "lower_lr" and "TRAIN_LR_TOO_HIGH" in steps[0]["for"]
+    assert steps[-1]["after"]["loss"] < steps[0]["before"]["loss"]
+    assert "TRAIN_LR_TOO_HIGH" not in r.codes and "TRAIN_DIVERGED" not in r.codes
+    assert "lower_lr" in r.metrics["summary"]["repaired"]

@@ -52,7 +52,10 @@ def run_script(command: Sequence[str], budget: float | None = None, seed: int = 
         command: the training command, e.g. ``["python", "train.py", "--epochs", "5"]``.
         budget: seconds after which the script is stopped (it still gets a report).
         seed: unused by a plain run: seeding the script would change what it computes.
-        repair: apply remedies at run time (needs ``convergent.remedies.runtime``).
+        repair: diagnose each fit, apply the first run-time remedy
+            (``convergent.remedies.runtime``), retrain from the initial weights and verify,
+            up to 4 remedy steps per fit; ``metrics["repair"]`` lists the steps and the code
+            change. This changes what the script computes, on purpose.
         quiet: discard the script's own output (its stderr tail still goes in the report).
         stop_on: severities or codes that end a fit early (``Monitor(stop_on=...)``).
 
@@ -95,8 +98,6 @@ def _check_repair() -> None:
         raise NotBuiltError("`convergent run --repair` needs convergent.remedies.runtime, "
                             "which is not built in this version; run without --repair to "
                             "get the diagnosis and the code change to make") from e
-    raise NotBuiltError("`convergent run --repair` is not wired to the run-time remedies "
-                        "yet; run without --repair, or use `convergent fit --repair`")
 
 
 def _child_env(records_dir: str, repair: bool, stop_on: Sequence[str]) -> dict[str, str]:
@@ -260,7 +261,16 @@ def build_report(command: list[str], result: dict[str, Any],
         "history": last.get("history", {}),
         "finding_epochs": finding_epochs,
     }
-    for key in ("grad_norms", "dead_fraction", "saturated_fraction"):
+    repair_steps = [dict(st, fit=f.get("index")) for f in fits
+                    for st in (f.get("repair") or {}).get("steps", [])]
+    if any(f.get("repair") for f in fits):
+        metrics["repair"] = {
+            "steps": repair_steps,
+            "healthy": all((f.get("repair") or {}).get("healthy", True) for f in fits),
+            "code": "\n".join(st["code"] for st in repair_steps if st.get("code"))}
+        summary["repaired"] = ",".join(st["remedy"] for st in repair_steps) or "nothing applied"
+    for key in ("steps", "grad_norms", "update_ratios", "dead_fraction", "saturated_fraction",
+                "plateau"):
         if key in last:
             metrics[key] = last[key]
     return Report(findings, command="run", subject=" ".join(command), metrics=metrics)

@@ -12,9 +12,10 @@ replaced by :func:`_fit`, which around the user's call:
 3. adds a :class:`~convergent.training.monitor.Monitor` and a tiny flushing callback;
 4. records the outcome (also a crash) to ``records-<pid>.json`` in that directory.
 
-The parent (:mod:`convergent.training.run`) merges the files. ``REPAIR_HOOK`` is the seam
-for ``run --repair``: a callable ``(model, fit_kwargs, record) -> fit_kwargs | None``.
-Standard library only at import time.
+The parent (:mod:`convergent.training.run`) merges the files. With ``CONVERGENT_REPAIR=1``
+(``run --repair``) the fit goes through :func:`~convergent.training._inject.repair.repair_fit`
+instead: the one seam between monitoring and run-time remedies. Standard library only at
+import time.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ KERAS_MODEL_MODULE = "keras.src.models.model"
 # Batches read to summarize a PyDataset / replayable tf.data pipeline (inputs check).
 MAX_CHECK_BATCHES = 20
 
-REPAIR_HOOK: Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None
 
 
 class Recorder:
@@ -370,6 +370,9 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
     rec.data["fits"].append(record)
     rec.write()
     monitor = None
+    pre_findings: list[Any] = []
+    repair = os.environ.get(ENV_REPAIR) == "1"
+    make_callbacks = None
     _DEPTH.n = 1
     try:
         from convergent.findings import Finding
@@ -377,27 +380,40 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
 
         facts, probe, data_findings = read_fit_arguments(arguments, record)
         lint_findings = _lint(model, arguments, facts, record)
-        record["pre_fit"] = [f.to_dict() for f in data_findings + lint_findings
-                             if isinstance(f, Finding)]
+        pre_findings = [f for f in data_findings + lint_findings if isinstance(f, Finding)]
+        record["pre_fit"] = [f.to_dict() for f in pre_findings]
         record["facts"] = facts
-        if REPAIR_HOOK is not None:
-            changed = REPAIR_HOOK(model, arguments, record)
-            if changed is not None:
-                arguments = changed
-        stop_on = tuple(s for s in os.environ.get(ENV_STOP_ON, "").split(",") if s)
-        monitor = Monitor(stop_on=stop_on, probe_data=probe, facts=facts)
+        # run --repair stops hopeless fits early: each one is retrained after a remedy
+        stop_on = tuple(s for s in os.environ.get(ENV_STOP_ON, "").split(",") if s) or (
+            ("error",) if repair else ())
+
+        def make_callbacks() -> tuple[Any, list[Any]]:
+            mon = Monitor(stop_on=stop_on, probe_data=probe, facts=facts)
+            return mon, [mon, _flusher(mon, record)]
+
         callbacks = arguments.get("callbacks")
         if callbacks is None or isinstance(callbacks, (list, tuple)):
-            arguments["callbacks"] = [*(callbacks or []), monitor, _flusher(monitor, record)]
+            monitor, extra = make_callbacks()
+            arguments["callbacks"] = [*(callbacks or []), *extra]
         else:
             record["notes"].append("callbacks given as a CallbackList: not monitored")
-            monitor = None
+            make_callbacks = None
     except Exception as e:  # noqa: BLE001 - set-up trouble: run the user's fit untouched
         record["notes"].append(f"monitor set-up failed: {type(e).__name__}: {e}")
     record["status"] = "running"
     rec.write()
     try:
-        history = original(model, **arguments)
+        if repair and make_callbacks is not None:
+            # the seam for run --repair: diagnose, remedy, retrain, verify (repair.py)
+            from convergent.training._inject.repair import repair_fit
+
+            arguments["callbacks"] = [c for c in arguments["callbacks"]
+                                      if c is not monitor and not _is_flusher(c)]
+            monitor = None  # repair_fit stores its own monitors' reports
+            history = repair_fit(original, model, arguments, record, make_callbacks,
+                                 pre_findings)
+        else:
+            history = original(model, **arguments)
         record["status"] = "done"
         return history
     except BaseException as e:
@@ -410,6 +426,10 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
         record["seconds"] = round(time.time() - record["started"], 3)
         _store_monitor(monitor, record)
         rec.write()
+
+
+def _is_flusher(c: Any) -> bool:
+    return type(c).__name__ == "_Flush"
 
 
 def _crash_findings(exc: BaseException, model: Any, arguments: dict[str, Any],
