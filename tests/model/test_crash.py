@@ -1,0 +1,118 @@
+"""Crashes in fit() become the right finding: real Keras 3 errors, TF and torch messages."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from convergent.model.crash import findings_from_exception
+
+# Messages as Keras 3.15 prints them on torch (reproduced in the subprocess test below).
+TORCH = {
+    "Arguments `target` and `output` must have the same shape. Received: target.shape="
+    "torch.Size([32, 3]), output.shape=torch.Size([32, 5])": "MODEL_OUTPUT_UNITS",
+    "Arguments `target` and `output` must have the same shape. Received: target.shape="
+    "torch.Size([32]), output.shape=torch.Size([32, 3])": "MODEL_LOSS_MISMATCH",
+    "Arguments `target` and `output` must have the same shape up until the last dimension: "
+    "target.shape=torch.Size([32, 3]), output.shape=torch.Size([32, 3])": "MODEL_LOSS_MISMATCH",
+    "Target 2 is out of bounds.": "MODEL_OUTPUT_UNITS",
+}
+
+
+@pytest.mark.parametrize("msg, code", list(TORCH.items()), ids=list(range(len(TORCH))))
+def test_torch_messages(msg: str, code: str) -> None:
+    assert [f.code.value for f in findings_from_exception(msg)] == [code]
+
+
+def test_unknown_crash_gives_nothing() -> None:
+    assert findings_from_exception(RuntimeError("disk full")) == []
+
+
+def _fit_error(K, units: int, loss: str, x, y, act: str = "softmax", conv: bool = False):
+    layers = [K.Input((8, 8, 1))] + ([K.layers.Conv2D(4, 3, activation="relu")] if conv
+                                      else []) + [K.layers.Flatten(), K.layers.Dense(units,
+                                                                                     act)]
+    m = K.Sequential(layers)
+    m.compile("adam", loss)
+    with pytest.raises(Exception) as info:
+        m.fit(x, y, epochs=1, verbose=0, batch_size=32)
+    return m, info.value
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    return rng.random((64, 8, 8, 1)).astype("float32"), rng.integers(0, 3, 64)
+
+
+def test_real_tensorflow_crashes(K, data) -> None:
+    x, y = data
+    oh = np.eye(3)[y]
+    cases = [
+        (5, "categorical_crossentropy", x, oh, {}, "MODEL_OUTPUT_UNITS"),
+        (3, "categorical_crossentropy", x, y, {}, "MODEL_LOSS_MISMATCH"),
+        (3, "sparse_categorical_crossentropy", x, oh, {}, "MODEL_LOSS_MISMATCH"),
+        (2, "sparse_categorical_crossentropy", x, y, {}, "MODEL_OUTPUT_UNITS"),
+        (3, "sparse_categorical_crossentropy", np.repeat(x, 3, -1), y, {"conv": True},
+         "DATA_GRAYSCALE_AS_RGB"),
+        (3, "sparse_categorical_crossentropy", np.zeros((64, 10, 10, 1), "float32"), y, {},
+         "DATA_ODD_SIZE"),
+        (3, "sparse_categorical_crossentropy", x, y[:50], {}, "DATA_LABELS_MISALIGNED"),
+    ]
+    for units, loss, xx, yy, kw, code in cases:
+        m, exc = _fit_error(K, units, loss, xx, yy, **kw)
+        got = findings_from_exception(exc, model=m)
+        assert [f.code.value for f in got] == [code], (code, str(exc)[:300])
+        assert got[0].severity.value == "error" and got[0].remedies
+
+
+TORCH_SCRIPT = textwrap.dedent("""
+    import json, numpy as np, keras
+    from convergent.model.crash import findings_from_exception
+    from convergent.model.lint import lint
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 8, 8, 1)).astype("float32"); y = rng.integers(0, 3, 64)
+    oh = np.eye(3)[y]
+    def model(units, loss, act="softmax"):
+        m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(units, activation=act)])
+        m.compile("adam", loss)
+        return m
+    out = {"backend": keras.backend.backend(), "crash": []}
+    for units, loss, yy in [(5, "categorical_crossentropy", oh),
+                            (3, "categorical_crossentropy", y),
+                            (3, "sparse_categorical_crossentropy", oh),
+                            (2, "sparse_categorical_crossentropy", y)]:
+        m = model(units, loss)
+        try:
+            m.fit(x, yy, epochs=1, verbose=0)
+            out["crash"].append(None)
+        except Exception as e:
+            out["crash"].append([f.code.value for f in findings_from_exception(e, m)])
+    m = model(3, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    f = lint(m, y=y).findings
+    out["softmax_logits"] = [(g.code.value, g.severity.value) for g in f]
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+def test_torch_backend_crashes_and_double_softmax() -> None:
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    out = subprocess.run([sys.executable, "-c", TORCH_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["backend"] == "torch"
+    assert res["crash"] == [["MODEL_OUTPUT_UNITS"], ["MODEL_LOSS_MISMATCH"],
+                            ["MODEL_LOSS_MISMATCH"], ["MODEL_OUTPUT_UNITS"]]
+    # on torch the loss applies softmax twice: a warning, not TF's silent correction
+    assert ["MODEL_OUTPUT_ACTIVATION", "warning"] in res["softmax_logits"]
