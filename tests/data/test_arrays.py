@@ -72,7 +72,7 @@ def test_nonfinite_inputs_and_labels():
 
 def test_imbalance_and_too_few_and_empty_class():
     x, _ = _data(440)
-    y = np.array([0] * 400 + [1] * 25 + [2] * 15)
+    y = np.array([0] * 400 + [1] * 35 + [2] * 5)
     found = codes(check_arrays(x, np.random.default_rng(0).permutation(y)))
     assert "DATA_IMBALANCE" in found and "DATA_TOO_FEW" in found
     onehot = np.eye(5)[np.arange(440) % 4]  # class 4 never appears

@@ -8,7 +8,7 @@ and could run as a Ray Data ``map_batches`` or a Dask ``map_partitions`` task on
 Facts (the columns of ``COLUMNS`` plus two embedding matrices):
   size_bytes, ok, error, width, height, mode, bands, chan_diff (mean |R-G|,|G-B| in 0-255),
   bright (mean luminance 0-1), lum_std, p01/p99 (luminance percentiles), range16 (max-min
-  of a 16x16 area average: contrast without noise), blur (edge steepness: 99th percentile
+  of a 16x16 area average: contrast without noise; on the principal colour axis), blur (edge steepness: 99th percentile
   gradient over the range, on a fixed 64x64 gray resize), chroma_r/g (chromaticity of the
   mean colour; also of the darker/brighter halves), md5 (of the decoded pixels),
   dhash/phash (64-bit), g32 (32x32 gray, standardized),
@@ -146,24 +146,46 @@ def facts_from_pixels(arr: np.ndarray, mode: str | None = None, bands: int | Non
         lum, d, nb = x, 0.0, 1
         mean_rgb = lo_rgb = hi_rgb = np.full(3, float(x.mean()))
     chroma, lo, hi = _chroma(mean_rgb), _chroma(lo_rgb), _chroma(hi_rgb)
+    st = structure(x) if x.ndim == 3 else lum
     p01, p99 = np.percentile(lum, [1, 99])
-    g32 = _resize(lum, HASH_PX)
+    g32 = _resize(st, HASH_PX)
     pix = (np.ascontiguousarray(a).tobytes() + str(a.shape).encode())
     f = {
         "ok": True, "error": "", "size_bytes": 0,
         "width": width if width is not None else w, "height": height if height is not None else h,
         "mode": mode or ("RGB" if nb == 3 else "L"), "bands": bands if bands is not None else nb,
         "chan_diff": float(d) * 255.0, "bright": float(lum.mean()), "lum_std": float(lum.std()),
-        "p01": float(p01), "p99": float(p99), "blur": blur_score(lum),
-        "range16": range16(lum),
+        "p01": float(p01), "p99": float(p99), "blur": blur_score(st),
+        "range16": range16(st),
         "chroma_r": float(chroma[0]), "chroma_g": float(chroma[1]),
         "chroma_lo_r": float(lo[0]), "chroma_lo_g": float(lo[1]),
         "chroma_hi_r": float(hi[0]), "chroma_hi_g": float(hi[1]),
         "md5": hashlib.md5(pix, usedforsecurity=False).hexdigest(),
-        "dhash": dhash(lum), "phash": phash(g32),
+        "dhash": dhash(st), "phash": phash(g32),
         "emb": gray_embedding(g32), "hog": hog(g32), "g32": thumb32(g32),
     }
     return f
+
+
+def structure(x: np.ndarray) -> np.ndarray:
+    """One gray channel that keeps the most contrast: pixels projected on their first
+    principal colour axis (luminance when the image has no dominant colour axis).
+
+    Luminance alone loses shapes drawn in colours of equal brightness (red on green);
+    the principal axis keeps them, so sharpness, contrast, hashes and embeddings see the
+    structure the network sees. Scaled so values stay in 0-1.
+    """
+    flat = x.reshape(-1, 3)
+    cov = np.cov(flat, rowvar=False)
+    if not np.all(np.isfinite(cov)) or np.trace(cov) < 1e-8:
+        return x @ LUMA
+    _w, v = np.linalg.eigh(cov)
+    axis = v[:, -1]
+    if axis.sum() < 0:
+        axis = -axis
+    axis = axis / max(float(np.abs(axis).sum()), 1e-6)
+    out = x @ axis.astype(np.float32)
+    return out - min(float(out.min()), 0.0)
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -186,13 +208,15 @@ def blur_score(lum: np.ndarray) -> float:
     A blurred edge rises over more pixels, so its steepest gradient is lower for the same
     step height (a Gaussian of sigma s turns a unit step's slope into 1/(s*sqrt(2 pi))).
     Dividing by the 1st-99th percentile range makes the score independent of exposure
-    and contrast; the fixed size makes it comparable across image sizes; the percentile,
-    unlike the variance of the Laplacian, is not dominated by sensor noise.
+    and contrast; the fixed size makes it comparable across image sizes. Measured on
+    generated folders (scan_healthy_false_alarms.py), it separated blurred images better
+    than the variance of the Laplacian (dominated by sensor noise on small images) and
+    than a gradient-weighted mean gradient.
     """
     g = _resize(lum, BLUR_PX)
     gy, gx = np.gradient(g)
     p1, p99 = np.percentile(g, [1, 99])
-    return float(np.percentile(np.hypot(gx, gy), 99) / max(p99 - p1, 1.0 / 255.0))
+    return float(np.percentile(np.hypot(gx, gy), 99) / max(float(p99 - p1), 1.0 / 255.0))
 
 
 def range16(lum: np.ndarray) -> float:

@@ -114,14 +114,14 @@ def table_from_arrays(x: np.ndarray, y: np.ndarray | None, x_val: np.ndarray | N
                       ) -> Table:
     """The same table from image arrays; rows are named ``train[i]`` / ``val[i]``.
 
-    Pixels are mapped to 0-1 with the min and max of the training split (so raw 0-255,
-    [0, 1] and standardized inputs give the same facts); the range itself is judged by
+    Pixels of each split are mapped to 0-1 with that split's min and max (so raw 0-255,
+    [0, 1] and standardized inputs give the same facts, and a copy leaked into a split
+    preprocessed differently is still found); the ranges themselves are judged by
     ``arrays.check_arrays``.
     """
     from convergent.data.arrays import labels_to_int
 
     x = np.asarray(x)
-    lo, hi = _range(x)
     parts: list[tuple[str, np.ndarray, np.ndarray | None]] = [("train", x, y)]
     if x_val is not None:
         parts.append(("val", np.asarray(x_val), y_val))
@@ -129,6 +129,7 @@ def table_from_arrays(x: np.ndarray, y: np.ndarray | None, x_val: np.ndarray | N
     total = sum(len(p[1]) for p in parts)
     done = 0
     for name, xs, ys in parts:
+        lo, hi = _range(xs)
         labels = labels_to_int(ys)[0] if ys is not None else np.zeros(len(xs), np.int64)
         for start in range(0, len(xs), SHARD_SIZE):
             chunk = xs[start:start + SHARD_SIZE].astype(np.float32)

@@ -28,10 +28,17 @@ BRIGHT_MIN = 0.8
 LOW_CONTRAST_MAX = 0.15
 # Floor for the MAD so a very uniform dataset does not turn tiny differences into large z.
 LOG_MAD_FLOOR = 0.05  # 5 % in log space (contrast, blur)
-# Blur: edge steepness (features.blur_score) must also be below 3/4 of the dataset median:
-# a Gaussian blur of sigma >= 1 px at 64 px flattens a sharp edge's slope by more than
-# that (slope 1/(sigma sqrt(2 pi)) = 0.4 of the step per px; first principles).
-BLUR_RATIO_MAX = 0.75
+# Blur: edge steepness (features.blur_score) must also be below half the dataset median.
+# A sharp step resampled to 64 px rises over ~2 px (slope ~0.5 of the step per px); a
+# Gaussian blur of sigma 1 px at 32 px (2 px at 64) gives slope 1/(2 sqrt(2 pi)) = 0.2,
+# i.e. 0.4x: half the median catches blur from about sigma = 1 px of a 32 px image
+# (first principles).
+BLUR_RATIO_MAX = 0.5
+# Blur's robust-z cut-off is stricter than 3.5: edge steepness is left-skewed on healthy
+# images (small or thin shapes), and healthy generated folders had z down to -5.6; at
+# -4.5 they gave 4 false alarms in 4,200 images (benchmarks/perf/
+# scan_healthy_false_alarms.py), at -3.5 eleven.
+BLUR_Z = 4.5
 
 
 def _finding(ctx: Context, code: Code, rows: np.ndarray, values: np.ndarray, title: str,
@@ -113,7 +120,8 @@ def low_contrast(ctx: Context, params: dict[str, Any]) -> list[Finding]:
         "range16")
 
 
-@DATA_CHECKS.register("blurry", codes=[Code.DATA_BLURRY], ratio_max=BLUR_RATIO_MAX)
+@DATA_CHECKS.register("blurry", codes=[Code.DATA_BLURRY], ratio_max=BLUR_RATIO_MAX,
+                      z=BLUR_Z)
 def blurry(ctx: Context, params: dict[str, Any]) -> list[Finding]:
     rows = np.flatnonzero(ctx.ok)
     if rows.size < 5:
@@ -121,7 +129,7 @@ def blurry(ctx: Context, params: dict[str, Any]) -> list[Finding]:
     s = ctx.df["blur"].to_numpy(np.float64)[rows]
     ls = np.log(s + 1e-6)
     z = robust_z(ls, LOG_MAD_FLOOR)
-    low = (z < -ROBUST_Z) & (s < params["ratio_max"] * np.median(s))
+    low = (z < -params["z"]) & (s < params["ratio_max"] * np.median(s))
     # sharpness cannot be judged on an image without exposure or contrast
     flags = exposure_flags(ctx)
     low &= ~np.isin(rows, np.concatenate([flags["dark"], flags["bright"],
@@ -132,5 +140,5 @@ def blurry(ctx: Context, params: dict[str, Any]) -> list[Finding]:
         "{n} image(s) much blurrier than the rest",
         "These images have far less sharp detail than the rest of the dataset (edge "
         "steepness, normalised by contrast, at a fixed 64x64 size).",
-        {"sharpness_ratio_to_median_max": params["ratio_max"], "robust_z_below": -ROBUST_Z},
+        {"sharpness_ratio_to_median_max": params["ratio_max"], "robust_z_below": -params["z"]},
         "blur")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from convergent.data.arrays import count_findings
+from convergent.data.arrays import MIN_PER_CLASS, count_findings
 from convergent.data.checks import DATA_CHECKS, MAX_LISTED, Context
 from convergent.findings import Code, Finding, Severity
 from convergent.remedies.catalog import remedies_for
@@ -62,7 +62,7 @@ def counts(ctx: Context, params: dict[str, Any]) -> list[Finding]:
     if ctx.table.source == "arrays":
         return []  # arrays: counts are judged by arrays.check_arrays
     files = {c: ctx.df.loc[(ctx.df["split"] == main) & (ctx.df["cls"] == c), "rel"].tolist()
-             for c in main_counts if 0 < main_counts[c] < 20}
+             for c in main_counts if 0 < main_counts[c] < MIN_PER_CLASS}
     out = count_findings(main_counts, where=f"split {main!r}" if len(splits) > 1 else
                          "the folder", files=files)
     # classes that training has but a validation/test split lacks

@@ -19,9 +19,9 @@ LOW_VARIETY_FRACTION = 0.5
 MIN_CLASS = 10  # classes smaller than this are not judged for variety, outliers, labels
 OUTLIER_K = 5  # neighbours for the kNN distance (as in kNN outlier scores, Ramaswamy 2000)
 # Outliers: robust z of log kNN distance within the class above this. 3.5 is the
-# Iglewicz-Hoaglin cut-off; on healthy generated folders it flagged 1-2 % of images
-# (kNN distances are right-skewed), so the cut-off is raised to 5, where healthy folders
-# gave <= 0.2 % (measured: benchmarks/perf/scan_healthy_false_alarms.py).
+# Iglewicz-Hoaglin cut-off, but kNN distances are right-skewed: on 4,200 healthy generated
+# images the largest per-class z was 5.0 (about 20 above 3.5), so the cut-off is 5
+# (measured: benchmarks/perf/scan_healthy_false_alarms.py).
 OUTLIER_Z = 5.0
 # Label noise: out-of-sample class probabilities from a leave-one-out vote of the
 # KNN_VOTE nearest neighbours (HOG + gray embedding, PCA to PCA_DIMS when larger), then

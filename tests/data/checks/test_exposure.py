@@ -1,0 +1,29 @@
+"""Exposure and blur checks: the injected file is flagged; a healthy folder flags nothing."""
+
+import pytest
+
+CODES = ["DATA_DARK", "DATA_BRIGHT", "DATA_LOW_CONTRAST", "DATA_BLURRY"]
+
+
+def _files(report, code):
+    return sorted(f for x in report.findings if x.code.value == code
+                  for f in x.evidence.get("files", []))
+
+
+@pytest.mark.parametrize("code", CODES, ids=[c.lower() for c in CODES])
+def test_injected_file_is_flagged(faulty, code):
+    _, truth, report = faulty
+    assert _files(report, code) == truth[code]
+
+
+@pytest.mark.parametrize("code", CODES, ids=[c.lower() for c in CODES])
+def test_healthy_folder_flags_nothing(healthy_report, code):
+    assert _files(healthy_report, code) == []
+
+
+def test_evidence_has_values_and_threshold(faulty):
+    _, _, report = faulty
+    f = next(x for x in report.findings if x.code.value == "DATA_DARK")
+    assert f.evidence["threshold"]["mean_luminance_max"] == 0.2
+    assert list(f.evidence["values"]) == f.evidence["files"]
+    assert f.remedies and f.remedies[0].id == "review_images"

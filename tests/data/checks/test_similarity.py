@@ -1,0 +1,109 @@
+"""Duplicates, leakage, low variety, outliers and label noise on tiny generated folders."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from convergent.data.scan import scan
+
+from ..conftest import jpeg, load, make_healthy, pattern, save
+
+
+def _find(report, code):
+    return next((x for x in report.findings if x.code.value == code), None)
+
+
+def test_duplicates_exact_and_jpeg(faulty, healthy_report):
+    _, truth, report = faulty
+    f = _find(report, "DATA_DUPLICATES")
+    assert f is not None and f.evidence["pairs"] == truth["DATA_DUPLICATES"]
+    assert f.evidence["exact"] == 1
+    assert _find(healthy_report, "DATA_DUPLICATES") is None
+
+
+def test_label_noise_samples(faulty, healthy_report):
+    _, truth, report = faulty
+    f = _find(report, "DATA_LABEL_NOISE")
+    assert f is not None
+    flagged = {s["file"]: s for s in f.evidence["samples"]}
+    assert set(truth["DATA_LABEL_NOISE"]) <= set(flagged)
+    s = flagged["rings/rings_wrong_0.png"]
+    assert s["given"] == "rings" and s["likely"] == "hbars" and 0 <= s["score"] < 0.1
+    assert _find(healthy_report, "DATA_LABEL_NOISE") is None
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory):
+    root = tmp_path_factory.mktemp("leaky")
+    make_healthy(root, per_class=12, split="train")
+    make_healthy(root, per_class=4, seed=9, split="val")
+    a = load(root / "train/vbars/vbars_000.png")
+    save(jpeg(a), root / "val/vbars/leak_jpeg.png")
+    b = load(root / "train/diag/diag_001.png")
+    crop = np.asarray(Image.fromarray(b[2:30, 1:29]).resize((32, 32), Image.BICUBIC))
+    save(crop, root / "val/diag/leak_crop.png")
+    c = load(root / "train/rings/rings_002.png").astype(np.float32)
+    save(np.clip(np.round(c * 1.1), 0, 255).astype(np.uint8), root / "val/rings/leak_bright.png")
+    return root, scan(root)
+
+
+def test_leakage_pairs_train_first(leaky):
+    _, report = leaky
+    f = _find(report, "DATA_LEAKAGE")
+    assert f is not None
+    assert f.evidence["pairs"] == [
+        ["train/diag/diag_001.png", "val/diag/leak_crop.png"],
+        ["train/rings/rings_002.png", "val/rings/leak_bright.png"],
+        ["train/vbars/vbars_000.png", "val/vbars/leak_jpeg.png"]]
+
+
+def test_no_leakage_between_distinct_splits(tmp_path):
+    make_healthy(tmp_path, per_class=12, split="train")
+    make_healthy(tmp_path, per_class=4, seed=9, split="val")
+    assert _find(scan(tmp_path), "DATA_LEAKAGE") is None
+
+
+def test_low_variety_class(tmp_path, healthy_report):
+    make_healthy(tmp_path, per_class=12)
+    rng = np.random.default_rng(3)
+    seeds = [pattern("rings", rng) for _ in range(2)]
+    for p in (tmp_path / "rings").iterdir():
+        p.unlink()
+    for k in range(12):
+        s = np.roll(seeds[k % 2], int(rng.integers(-1, 2)), axis=1).astype(np.float32)
+        save(np.clip(s * rng.uniform(0.97, 1.03), 0, 255).astype(np.uint8),
+             tmp_path / "rings" / f"r{k}.png")
+    f = _find(scan(tmp_path), "DATA_LOW_VARIETY")
+    assert f is not None and f.evidence["classes"] == ["rings"]
+    assert _find(healthy_report, "DATA_LOW_VARIETY") is None
+
+
+def _table(emb, cls):
+    import pandas as pd
+
+    from convergent.data.table import Table
+
+    n = len(emb)
+    df = pd.DataFrame({"rel": [f"{c}/{i}.png" for i, c in enumerate(cls)], "cls": cls,
+                       "split": ["train"] * n, "ok": [True] * n})
+    return Table(df, emb.astype("float32"), emb.astype("float32"),
+                 np.zeros((n, 1024), "float16"))
+
+
+def test_outlier_far_from_its_class():
+    from convergent.data.checks import Context
+    from convergent.data.checks.similarity import outlier
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(2, 16))
+    emb = np.concatenate([base[0] + 0.1 * rng.normal(size=(30, 16)),
+                          base[1] + 0.1 * rng.normal(size=(30, 16))])
+    cls = ["a"] * 30 + ["b"] * 30
+    assert outlier(Context(_table(emb, cls)), {"z": 5.0}) == []
+    emb[7] = 3 * rng.normal(size=16)  # one image unlike its class
+    f = outlier(Context(_table(emb, cls)), {"z": 5.0})
+    assert f and f[0].evidence["files"] == ["a/7.png"]
+
+
+def test_healthy_folder_has_no_outlier(healthy_report):
+    assert _find(healthy_report, "DATA_OUTLIER") is None

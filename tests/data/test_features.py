@@ -1,0 +1,77 @@
+"""Per-image facts: decoding outcomes, exposure statistics, blur, hashes, embeddings."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from convergent.data import features as F
+
+from .conftest import jpeg, pattern
+
+
+def png(arr, mode=None):
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode=mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("data, error", [
+    (b"", "zero bytes"), (b"<!doctype html><p>no", "HTML page"),
+    (b"version https://git-lfs.github.com/spec/v1\n", "git-lfs pointer"),
+    (b"\x00\x01garbage", "not an image")], ids=["empty", "html", "lfs", "garbage"])
+def test_undecodable_bytes(data, error):
+    f = F.facts_from_bytes(data)
+    assert not f["ok"] and f["error"] == error
+
+
+def test_truncated_png_is_not_ok():
+    data = png(pattern("rings", np.random.default_rng(0)))
+    f = F.facts_from_bytes(data[: len(data) // 2])
+    assert not f["ok"] and f["error"].startswith(("truncated", "undecodable"))
+
+
+def test_facts_of_a_healthy_picture():
+    arr = pattern("hbars", np.random.default_rng(0))
+    f = F.facts_from_bytes(png(arr))
+    assert f["ok"] and (f["width"], f["height"], f["bands"]) == (32, 32, 3)
+    assert 0.2 < f["bright"] < 0.8 and f["chan_diff"] > 1.0
+    assert f["emb"].shape == (F.EMB_DIM,) and abs(np.linalg.norm(f["emb"]) - 1) < 1e-3
+    assert f["size_bytes"] == len(png(arr))
+
+
+def test_gray_image_has_equal_channels():
+    g = pattern("vbars", np.random.default_rng(0)).mean(axis=2).astype(np.uint8)
+    assert F.facts_from_bytes(png(np.repeat(g[..., None], 3, 2)))["chan_diff"] < 1.0
+    assert F.facts_from_bytes(png(g))["bands"] == 1
+
+
+def test_blur_lowers_the_sharpness_score_whatever_the_size():
+    rng = np.random.default_rng(1)
+    arr = pattern("diag", rng, size=64).astype(np.float32)
+    sharp = F.facts_from_pixels(arr.astype(np.uint8))["blur"]
+    blurred = F.facts_from_pixels(gaussian_filter(arr, (3, 3, 0)).astype(np.uint8))["blur"]
+    assert blurred < 0.5 * sharp
+    big = np.asarray(Image.fromarray(arr.astype(np.uint8)).resize((256, 256), Image.NEAREST))
+    assert F.facts_from_pixels(big)["blur"] == pytest.approx(sharp, rel=0.5)
+
+
+def test_hashes_survive_jpeg_and_brightness_and_differ_across_pictures():
+    rng = np.random.default_rng(2)
+    a = pattern("rings", rng)
+    fa, fj = F.facts_from_pixels(a), F.facts_from_pixels(jpeg(a))
+    fb = F.facts_from_pixels(np.clip(a * 1.1, 0, 255).astype(np.uint8))
+    other = F.facts_from_pixels(pattern("hbars", rng))
+    ham = lambda x, y: (int(x["phash"]) ^ int(y["phash"])).bit_count()
+    assert ham(fa, fj) <= 6 and ham(fa, fb) <= 6 and ham(fa, other) > 12
+    assert float(fa["emb"] @ fj["emb"]) > 0.98 > float(fa["emb"] @ other["emb"])
+    assert fa["md5"] != fj["md5"]
+
+
+def test_shard_facts_reads_files_once_and_reports_missing(tmp_path):
+    (tmp_path / "a.png").write_bytes(png(pattern("hbars", np.random.default_rng(0))))
+    cols = F.shard_facts(str(tmp_path), ["a.png", "missing.png"])
+    assert cols["ok"].tolist() == [True, False]
+    assert cols["error"][1].startswith("unreadable") and cols["emb"].shape == (2, F.EMB_DIM)

@@ -1,0 +1,31 @@
+"""Near-duplicate verification: crops align, distinct pictures do not."""
+
+import numpy as np
+from PIL import Image
+
+from convergent.data import features as F
+from convergent.data import near
+
+from .conftest import pattern
+
+
+def test_crop_matches_after_alignment_but_distinct_pictures_do_not():
+    rng = np.random.default_rng(0)
+    a = pattern("diag", rng)
+    crop = np.asarray(Image.fromarray(a[2:30, 1:29]).resize((32, 32), Image.BICUBIC))
+    b = pattern("diag", rng)
+    g = np.stack([F.facts_from_pixels(x)["g32"] for x in (a, crop, b)])
+    corr = near.aligned_corr(g, np.array([[0, 1], [0, 2]]))
+    assert corr[0] >= near.ALIGN_NEAR > corr[1]
+
+
+def test_find_pairs_without_an_n_by_n_matrix():
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    imgs = [pattern(c, rng) for c in ("hbars", "vbars", "rings", "diag") * 5]
+    imgs.append(imgs[3].copy())
+    cols = F.columns([F.facts_from_pixels(x) for x in imgs])
+    df = pd.DataFrame({k: cols[k] for k in F.COLUMNS})
+    pairs = near.find_pairs(df, cols["emb"], cols["g32"])
+    assert pairs[["i", "j", "kind"]].values.tolist() == [[3, 20, "exact"]]
