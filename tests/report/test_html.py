@@ -132,3 +132,23 @@ def test_random_odd_metrics_never_crash_or_fail_a_plot() -> None:
         f = Finding(Code.DATA_DARK, Severity.INFO, 0.1, "t", "e", evidence)
         html = render_html(Report([f], "scan", "s", metrics))
         assert "</html>" in html and "could not be drawn" not in html, (metrics, evidence)
+
+
+def test_repair_records_of_run_and_fit_render() -> None:
+    # run --repair: no diff, the code to add at the top level; fit --repair: kept/undone.
+    run = {"steps": [{"remedy": "rescale", "for": ["DATA_UNNORMALIZED"], "change": "x / 255",
+                      "code": "layers.Rescaling(1.0 / 255)", "before": {"val_accuracy": 0.1},
+                      "after": {"val_accuracy": 0.8}, "findings_after": [], "fit": 0}],
+           "healthy": True, "code": "layers.Rescaling(1.0 / 255)"}
+    fit = {"steps": [{"remedy": "lower_lr", "finding": "TRAIN_LR_TOO_HIGH",
+                      "code": "Adam(1e-3)", "change": {"learning_rate": [0.5, 0.001]},
+                      "before": {"val_accuracy": 0.1, "codes": ["TRAIN_LR_TOO_HIGH"]},
+                      "after": {"val_accuracy": 0.9, "codes": []}, "kept": False}],
+           "diff": "-lr = 0.5\n+lr = 1e-3\n", "healthy": False, "stopped": "budget",
+           "seconds": 61.0}
+    a = render_html(Report(command="run", metrics={"repair": run}))
+    assert "healthy after the repair" in a and "for [DATA_UNNORMALIZED]" in a
+    assert a.count("layers.Rescaling(1.0 / 255)") == 2  # the step and "the code change"
+    b = render_html(Report(command="fit", metrics={"repair": fit}))
+    assert "still not healthy · stopped: budget · 61 s" in b and "(undone)" in b
+    assert "learning_rate: [0.5, 0.001]" in b and 'class="add">+lr = 1e-3' in b

@@ -304,8 +304,13 @@ def _repair(repair: Any, history: Any, plot: Callable[..., Any]) -> dict[str, An
         before = s.get("before") if isinstance(s.get("before"), Mapping) else {}
         after = s.get("after") if isinstance(s.get("after"), Mapping) else {}
         keys = list(before) + [k for k in after if k not in before]
+        target = s.get("finding", s.get("for"))
+        kept = s.get("kept")
         rows.append({
             "index": i, "remedy": str(s.get("remedy", "")), "code": str(s.get("code") or ""),
+            "target": fmt(target) if target else "",
+            "change": fmt(s.get("change")) if s.get("change") else "",
+            "kept": "" if not isinstance(kept, bool) else ("kept" if kept else "undone"),
             "metrics": [(_label(k), fmt(before.get(k)), fmt(after.get(k)),
                          _trend(k, before.get(k), after.get(k))) for k in keys]})
     histories = [s.get("history") for s in steps
@@ -324,10 +329,20 @@ def _repair(repair: Any, history: Any, plot: Callable[..., Any]) -> dict[str, An
                     "meta" if line.startswith(("+++", "---")) else
                     "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx")
             diff_lines.append((kind, line))
-    if not rows and not curves and not diff_lines:
+    code = repair.get("code") if isinstance(repair.get("code"), str) else ""
+    if not rows and not curves and not diff_lines and not code.strip():
         return None
+    status = []
+    if isinstance(repair.get("healthy"), bool):
+        status.append("healthy after the repair" if repair["healthy"] else "still not healthy")
+    if repair.get("stopped"):
+        status.append(f"stopped: {fmt(repair['stopped'])}")
+    if isinstance(repair.get("seconds"), (int, float)):
+        status.append(f"{fmt(float(repair['seconds']))} s")
     return {"steps": rows, "curves": curves, "diff": diff_lines,
-            "diff_text": diff if isinstance(diff, str) else ""}
+            "diff_text": diff if isinstance(diff, str) else "",
+            "code": code if not diff_lines else "", "status": " · ".join(status),
+            "healthy": repair.get("healthy") is True}
 
 
 def _repair_curves() -> Callable[..., str | None]:
