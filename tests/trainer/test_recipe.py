@@ -4,7 +4,7 @@ from convergent.trainer.recipe import Recipe, default_recipe, diff
 
 
 @pytest.mark.parametrize(("shape", "n", "depth", "width"), [
-    ((8, 8, 1), 1400, 2, 16), ((28, 28, 1), 4000, 3, 32), ((64, 64, 3), 9000, 4, 32)],
+    ((8, 8, 1), 1400, 2, 16), ((28, 28, 1), 4000, 3, 16), ((64, 64, 3), 30000, 4, 32)],
     ids=["digits", "mnist", "64px-rgb"])
 def test_default_recipe_is_sized_to_the_data(shape, n, depth, width):
     r = default_recipe(10, shape, n)

@@ -37,6 +37,22 @@ SCAN_REMEDIES = {Code.DATA_CORRUPT: "drop_corrupt", Code.DATA_DUPLICATES: "delea
                  Code.DATA_LEAKAGE: "deleak_split", Code.DATA_IMBALANCE: "class_weights"}
 
 
+# Time of an epoch beyond its training steps: validation (a forward pass over 1/4 as many
+# images as training, ~1/3 the cost of a training step each) plus callbacks; and the share
+# of a budget kept back for building, tracing and saving the model. First principles,
+# checked against the epoch times of benchmarks/perf/fit_vs_baseline.py.
+EPOCH_OVERHEAD = 1.1
+BUDGET_MARGIN = 0.85
+MIN_EPOCHS = 3
+
+
+def epochs_for(seconds_left: float, step_seconds: float, data: Any, most: int) -> int:
+    """How many epochs fit in ``seconds_left``, so a one-cycle schedule can finish."""
+    epoch_s = step_seconds * data.steps_per_epoch * EPOCH_OVERHEAD
+    fit_in = int(seconds_left * BUDGET_MARGIN / max(epoch_s, 1e-6))
+    return max(MIN_EPOCHS, min(most, fit_in))
+
+
 def _out_dir(root: Path, out: str | Path | None) -> Path:
     if out is None:
         base = Path.cwd() / f"convergent-fit-{root.name}"
@@ -52,11 +68,17 @@ def _out_dir(root: Path, out: str | Path | None) -> Path:
     return out
 
 
-def _scan(root: Path, seed: int) -> list[Finding]:
+def _scan(root: Path, seed: int, info: dict[str, Any]) -> list[Finding]:
+    """The data scan's findings, when that layer is installed; its failure is recorded."""
     scan = _optional("convergent.data.scan", "scan")
     if scan is None:
+        info["scan"] = "not available"
         return []
-    return list(scan(root, seed=seed, progress=False).findings)
+    try:
+        return list(scan(root, seed=seed, progress=False).findings)
+    except Exception as e:  # noqa: BLE001 - training must not depend on another layer
+        info["scan"] = f"failed: {e!r}"
+        return []
 
 
 def plan(root: Path, images: Any, scan_findings: list[Finding], seed: int
@@ -78,7 +100,7 @@ def plan(root: Path, images: Any, scan_findings: list[Finding], seed: int
 
 def fit(path: str | Path, repair: bool = False, budget: float | None = None,
         out: str | Path | None = None, seed: int = 0, progress: bool = True,
-        storage: str | None = None, epochs: int | None = None) -> Report:
+        storage: str | None = None, epochs: int | None = None, scan: bool = True) -> Report:
     """Train a known-good classifier on the image folder ``path``.
 
     Args:
@@ -91,6 +113,7 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
         progress: one line per epoch from Keras.
         storage: Optuna storage URL for the repair searches (default in memory).
         epochs: override the recipe's epoch count (tests, quick looks).
+        scan: run ``convergent.data.scan`` first (when installed) and act on its findings.
 
     Returns:
         A Report whose metrics hold the history, the recipe, the LR range test and, with
@@ -101,7 +124,10 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
     if not root.is_dir():
         raise BadInputError(f"{path} is not a folder; give a folder with one subfolder per class")
     out_dir = _out_dir(root, out)
-    scan_findings = _scan(root, seed)
+    phases: dict[str, float] = {}
+    notes: dict[str, Any] = {}
+    scan_findings = _scan(root, seed, notes) if scan else []
+    phases["scan"] = time.perf_counter() - t0
     recipe_file, backup = out_dir / RECIPE_FILE, out_dir / BACKUP_DIR
     resumed = recipe_file.exists() and backup.exists() and any(backup.iterdir())
     exclude: list[str] = []
@@ -109,6 +135,7 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
         if f.code is Code.DATA_CORRUPT:
             exclude += [str(p) for p in f.evidence.get("files", [])]
     images = load_folder(root, exclude=exclude)
+    phases["load"] = time.perf_counter() - t0 - sum(phases.values())
     lr_info: dict[str, Any] = {}
     if resumed:  # same recipe as the interrupted run, so the checkpoint fits
         recipe = Recipe.from_dict(json.loads(recipe_file.read_text())["recipe"])
@@ -122,6 +149,11 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
         lr_info = range_test(recipe, data, seed=seed)
         if lr_info["suggested"]:
             recipe = recipe.with_(compile={"learning_rate": lr_info["suggested"]})
+        if budget is not None and lr_info.get("step_seconds"):
+            recipe = recipe.with_(fit={"epochs": epochs_for(
+                budget - (time.perf_counter() - t0), lr_info["step_seconds"], data,
+                recipe.fit.epochs)})
+        phases["range_test"] = time.perf_counter() - t0 - sum(phases.values())
         recipe_file.write_text(json.dumps({"recipe": recipe.to_dict(), "scan_remedies": applied},
                                           indent=1))
     verbose = 2 if progress else 0
@@ -142,6 +174,7 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
                         max(1.0, budget - (time.perf_counter() - t0)))
         findings, diag = diagnose_run(recipe, data, trained)
         metrics["diagnosis"] = diag
+    phases["train"] = time.perf_counter() - t0 - sum(phases.values())
     model_path = out_dir / "model.keras"
     trained.model.save(model_path)
     seconds = time.perf_counter() - t0
@@ -149,7 +182,8 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
         fit={"val_accuracy": round(trained.val_accuracy, 4), "epochs": trained.epochs_run,
              "train_seconds": round(trained.seconds, 2), "seconds": round(seconds, 2),
              "resumed": resumed, "stopped_by_budget": trained.stopped_by_budget,
-             "model": str(model_path), "out": str(out_dir), "classes": data.class_names},
+             "model": str(model_path), "out": str(out_dir), "classes": data.class_names,
+             "phase_seconds": {k: round(v, 2) for k, v in phases.items()}, **notes},
         history=trained.history, recipe=recipe.to_dict(), split=data.split_info,
         scan_remedies=applied, quarantine=list(images.quarantine),
         lr_range={"suggested": lr_info.get("suggested"), "lrs": lr_info.get("lrs", []),
