@@ -279,12 +279,18 @@ def _run_probes(model: Any, x: np.ndarray, y: np.ndarray, x_val: Any, y_val: Any
                 fit_ref = overfit.run(s, "ref", until=t + share["overfit"])
                 metrics["overfit"]["reference_adam"] = _short(fit_ref)
                 timings["overfit_reference"] = time.monotonic() - t
+            for name, fit in (("overfit_user", fit_user), ("overfit_reference", fit_ref)):
+                if fit is not None and fit.get("timed_out"):
+                    skipped[name] = (f"budget ran out after {fit['steps']} of {overfit.STEPS} "
+                                     "steps: no conclusion from this run (raise budget_s)")
             which = "user" if _learns(fit_user) else (
                 "ref" if fit_ref is not None and _learns(fit_ref) else None)
             shuf = None
             if which is None:
-                skipped["label_shuffle"] = ("the model cannot fit even one batch, so a "
-                                            "shuffled-label control would say nothing")
+                skipped["label_shuffle"] = (
+                    "the budget ran out before the model fit one batch" if fit_user.get(
+                        "timed_out") else "the model cannot fit even one batch, so a "
+                    "shuffled-label control would say nothing")
             elif s.left() > 1.0:
                 t = time.monotonic()
                 until = t + s.left() * (0.6 if data_size else 1.0)
@@ -326,7 +332,8 @@ def _learns(fit: dict[str, Any]) -> bool:
 
 
 def _short(r: dict[str, Any]) -> dict[str, Any]:
-    keep = ("initial", "final", "min", "steps", "target", "reached", "progress", "nonfinite", "lr",
+    keep = ("initial", "final", "min", "steps", "target", "reached", "progress", "nonfinite",
+            "timed_out", "lr",
             "optimizer", "samples")
     d = {k: r[k] for k in keep if k in r}
     d["losses"] = [round(v, 5) if math.isfinite(v) else str(v) for v in r["losses"]]
@@ -409,7 +416,8 @@ def _judge(s: Any, facts: dict[str, Any], prior: list[Finding], init: dict[str, 
     diverged = fit_user["nonfinite"]
     rose = (fit_user["final"] is not None and math.isfinite(fit_user["final"]) and
             fit_user["final"] > 1.5 * max(fit_user["initial"], 1e-6))
-    stalled = not fit_user["reached"] and fit_user["progress"] < PROGRESS_NONE
+    stalled = (not fit_user["reached"] and fit_user["progress"] < PROGRESS_NONE and
+               not fit_user.get("timed_out"))
     ref_ok = fit_ref is not None and _learns(fit_ref)
     ev_fit: dict[str, Any] = {
         "one_batch_overfit": {k: fit_user[k] for k in ("initial", "final", "min", "steps",
@@ -471,7 +479,7 @@ def _judge(s: Any, facts: dict[str, Any], prior: list[Finding], init: dict[str, 
                       "The model and labels are fine (a standard optimizer fits the batch), so "
                       "the optimizer settings hold learning back.", ev_fit, "adam"))
     elif not _learns(fit_user) and not diverged and not ref_ok and not (
-            explained & MODEL_CAUSES):
+            explained & MODEL_CAUSES) and not (fit_ref or fit_user).get("timed_out"):
         best = fit_ref or fit_user
         if best["progress"] < PROGRESS_NONE:
             out.append(_f(Code.TRAIN_STUCK_AT_CHANCE, Severity.WARNING, 0.6,

@@ -182,6 +182,19 @@ def rng_guard() -> Iterator[None]:
                 keras_state[0].state.assign(keras_state[1])
 
 
+@contextlib.contextmanager
+def attribute_guard(obj: Any) -> Iterator[None]:
+    """Put back ``obj``'s attributes after reading it (e.g. a flow's index permutation)."""
+    saved = dict(vars(obj)) if hasattr(obj, "__dict__") else None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            with contextlib.suppress(Exception):
+                obj.__dict__.clear()
+                obj.__dict__.update(saved)
+
+
 # -- reading the fit arguments ---------------------------------------------------------------
 
 def _is_array(a: Any) -> bool:
@@ -313,7 +326,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
             try:
                 from convergent.data.arrays import check_batches
 
-                with rng_guard():
+                with rng_guard(), attribute_guard(x):
                     findings += check_batches(x, max_batches=MAX_CHECK_BATCHES)
                     if probe is None and x_val is None:
                         probe = _first_batch(x)

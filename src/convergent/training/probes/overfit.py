@@ -19,9 +19,10 @@ STEPS = 120  # Adam(1e-3) memorises 32 samples in 20-80 steps on every healthy m
 TARGET_FRACTION = 0.1  # "near zero": 10% of ln C (0.23 nats for 10 classes, ~80% confidence)
 
 
-def summarize(losses: list[float], target: float) -> dict[str, Any]:
+def summarize(losses: list[float], target: float, cap: int | None = None) -> dict[str, Any]:
     """Outcome of one run; ``progress`` is the share of the way from the first loss to the
-    target that the best loss covered (0 = no learning, 1 = reached)."""
+    target that the best loss covered (0 = no learning, 1 = reached); ``timed_out`` when the
+    budget stopped the run before ``cap`` steps without an answer (inconclusive)."""
     finite = [v for v in losses if math.isfinite(v)]
     best = min(finite) if finite else None
     progress = 0.0
@@ -31,7 +32,9 @@ def summarize(losses: list[float], target: float) -> dict[str, Any]:
             "final": losses[-1] if losses else None, "min": best,
             "steps": len(losses), "target": target,
             "reached": best is not None and best < target, "progress": progress,
-            "nonfinite": len(finite) < len(losses)}
+            "nonfinite": len(finite) < len(losses),
+            "timed_out": cap is not None and len(losses) < cap and len(finite) == len(losses)
+            and not (best is not None and best < target)}
 
 
 def run(session: Any, which: str = "user", steps: int = STEPS, until: float | None = None
@@ -40,7 +43,7 @@ def run(session: Any, which: str = "user", steps: int = STEPS, until: float | No
     target = TARGET_FRACTION * math.log(session.n_classes)
     losses = session.train(session.batches(idx, batch=len(idx)), steps, which=which,
                            stop_below=target, log=f"overfit_{which}", until=until)
-    out = summarize(losses, target)
+    out = summarize(losses, target, cap=steps)
     out.update(optimizer=which, lr=session.lr_of(which), samples=len(idx))
     return out
 

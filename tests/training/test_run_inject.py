@@ -1,0 +1,98 @@
+"""The injected fit wrapper's readers, in-process: no randomness consumed, right facts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from convergent.training._inject.hook import (  # noqa: E402
+    _tf_dataset_replayable,
+    label_facts,
+    read_fit_arguments,
+    rng_guard,
+)
+
+
+@pytest.mark.parametrize("y,expected", [
+    (np.array([0, 1, 1, 2, 2, 2]), {"n_classes": 3, "majority_fraction": 0.5}),
+    (np.eye(4)[[0, 0, 0, 1]], {"n_classes": 4, "majority_fraction": 0.75}),
+    (np.array([0.5, 1.5]), {}),
+], ids=["sparse", "one-hot", "not-labels"])
+def test_label_facts(y: np.ndarray, expected: dict) -> None:
+    assert label_facts(y) == expected
+
+
+def test_arrays_give_facts_probe_and_split_counts() -> None:
+    x = np.zeros((100, 4, 4, 1), "float32")
+    y = np.arange(100) % 4
+    facts, probe, _ = read_fit_arguments({"x": x, "y": y, "validation_split": 0.2,
+                                          "batch_size": 10}, {})
+    assert facts["n_train"] == 80 and facts["n_val"] == 20 and facts["batch_size"] == 10
+    assert facts["n_classes"] == 4 and probe is not None and len(probe[0]) == 80
+
+
+def test_image_data_generator_flow_is_read_without_consuming_randomness() -> None:
+    from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+    x = np.random.default_rng(0).random((64, 8, 8, 1)).astype("float32") * 255
+    y = np.arange(64) % 2
+    flow = ImageDataGenerator(rescale=1 / 255, rotation_range=20).flow(x, y, batch_size=16,
+                                                                       seed=3)
+    np.random.seed(11)
+    before = np.random.get_state()[1].copy()
+    facts, probe, _ = read_fit_arguments({"x": flow}, {})
+    assert np.array_equal(np.random.get_state()[1], before)
+    assert probe is not None and probe[0].shape == (16, 8, 8, 1)
+    assert facts["batch_size"] == 16 and facts["n_train"] == 64
+    # training then sees exactly the batches it would have seen without the read
+    gen = ImageDataGenerator(rescale=1 / 255, rotation_range=20)
+    np.random.seed(11)
+    read_fit_arguments({"x": flow}, {})
+    seen = flow[0][0]
+    np.random.seed(11)
+    fresh = gen.flow(x, y, batch_size=16, seed=3)
+    np.testing.assert_array_equal(seen, fresh[0][0])
+
+
+def test_pydataset_drawing_random_numbers_is_guarded() -> None:
+    class Noisy(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int):
+            return np.random.random((8, 3)).astype("float32"), np.arange(8) % 2
+
+    np.random.seed(5)
+    expected = np.random.random()
+    np.random.seed(5)
+    record: dict = {}
+    read_fit_arguments({"x": Noisy()}, record)
+    assert np.random.random() == expected
+    assert record["input"]["kind"] == "Noisy"
+
+
+def test_shuffled_tf_data_is_not_replayed() -> None:
+    tf = pytest.importorskip("tensorflow")
+    plain = tf.data.Dataset.from_tensor_slices((np.zeros((8, 2)), np.arange(8))).batch(4)
+    assert _tf_dataset_replayable(plain)
+    assert not _tf_dataset_replayable(plain.shuffle(8))
+    assert not _tf_dataset_replayable(plain.map(lambda a, b: (a + 1, b)))
+    record: dict = {}
+    _, probe, _ = read_fit_arguments({"x": plain.shuffle(8)}, record)
+    assert probe is None and any("shuffle" in n for n in record["notes"])
+
+
+def test_rng_guard_restores_python_and_numpy_state() -> None:
+    import random
+
+    random.seed(1)
+    np.random.seed(1)
+    a = (random.random(), np.random.random())
+    random.seed(1)
+    np.random.seed(1)
+    with rng_guard():
+        random.random()
+        np.random.random(10)
+    assert (random.random(), np.random.random()) == a
