@@ -367,11 +367,17 @@ def main(argv: list[str] | None = None) -> int:
         folders = []
     jobs = max(1, args.jobs)
 
+    done = [0]
+
     def one(name: str) -> Outcome:
         try:
-            return run_script(name, args.timeout)
+            out = run_script(name, args.timeout)
         except Exception as e:  # noqa: BLE001 - a broken case must not stop the benchmark
-            return Outcome(name, "crash", 0.0, message=f"scorer: {e!r}")
+            out = Outcome(name, "crash", 0.0, message=f"scorer: {e!r}")
+        done[0] += 1
+        print(f"[{done[0]}/{len(names)}] {name}: {out.status} {out.seconds:.0f}s",
+              file=sys.stderr, flush=True)
+        return out
 
     with ThreadPoolExecutor(jobs) as pool:
         outcomes = dict(zip(names, pool.map(one, names), strict=True))
