@@ -25,15 +25,6 @@ def test_unknown_option_is_usage_error():
     assert r.exit_code == 2
 
 
-def test_demo_writes_json(tmp_path):
-    out = tmp_path / "r.json"
-    r = runner.invoke(app, ["demo", "--epochs", "1", "--quiet", "--json", str(out)])
-    assert r.exit_code in (0, 1), r.output
-    d = json.loads(out.read_text())
-    assert d["command"] == "demo" and d["version"] == 1
-    assert len(d["metrics"]["history"]["loss"]) >= 1
-
-
 def test_a_command_not_built_exits_2_and_says_so(monkeypatch):
     import importlib
 
@@ -47,3 +38,15 @@ def test_a_command_not_built_exits_2_and_says_so(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", missing)
     r = runner.invoke(app, ["fit", "somewhere"])
     assert r.exit_code == 2 and "not built" in r.output
+
+
+def test_run_of_a_script_that_crashes_before_fit_is_not_healthy(tmp_path):
+    import sys
+
+    script = tmp_path / "broken.py"
+    script.write_text("import no_such_module_xyz\n")
+    out = tmp_path / "r.json"
+    r = runner.invoke(app, ["run", "--json", str(out), "--", sys.executable, str(script)])
+    assert r.exit_code == 2, r.output
+    assert "healthy" not in r.output and "nothing could be diagnosed" in r.output
+    assert json.loads(out.read_text())["metrics"]["summary"]["status"] == "crashed"

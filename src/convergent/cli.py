@@ -44,8 +44,10 @@ def _main(
     """Find out why a Keras image classifier does not converge, and fix it."""
 
 
-def finish(report: Report, json_path: Path | None, html_path: Path | None, quiet: bool) -> None:
-    """Write the requested outputs, print the summary, exit with the report's code."""
+def finish(report: Report, json_path: Path | None, html_path: Path | None, quiet: bool,
+           exit_code: int | None = None) -> None:
+    """Write the requested outputs, print the summary, exit with the report's code
+    (or ``exit_code`` when given)."""
     from convergent.report.terminal import render
 
     if json_path:
@@ -54,7 +56,7 @@ def finish(report: Report, json_path: Path | None, html_path: Path | None, quiet
         report.to_html(html_path)
     if not quiet:
         render(report, Console(), str(html_path) if html_path else None)
-    raise typer.Exit(report.exit_code())
+    raise typer.Exit(report.exit_code() if exit_code is None else exit_code)
 
 
 def fail(error: ConvergentError) -> None:
@@ -88,16 +90,22 @@ def _call(command: str, module: str, func: str, *args: object, **kwargs: object)
 def demo(
     json: JsonOpt = None, html: HtmlOpt = None, quiet: QuietOpt = False, seed: SeedOpt = 0,
     dataset: Annotated[str, typer.Option(help="digits, mnist or animals")] = "digits",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 5,
+    epochs: Annotated[int, typer.Option(help="Epochs of each training run.")] = 10,
+    budget: BudgetOpt = None,
 ) -> None:
-    """Train a small CNN on an embedded dataset and report on the run."""
+    """The whole loop: a faulty training script is diagnosed, repaired and reported.
+
+    Exits 0 when the repair made the run healthy, 1 when it did not.
+    """
     from convergent.demo import run_demo
 
     try:
-        report = run_demo(dataset=dataset, epochs=epochs, seed=seed, quiet=quiet)
+        report = run_demo(dataset=dataset, epochs=epochs, seed=seed, quiet=quiet,
+                          budget=budget)
     except ConvergentError as e:
         fail(e)
-    finish(report, json, html, quiet)
+    repair = report.metrics.get("repair") or {}
+    finish(report, json, html, quiet, exit_code=0 if repair.get("healthy") else 1)
 
 
 @app.command()
@@ -138,7 +146,15 @@ def run(
     """Run your training script; every model.fit in it is monitored and diagnosed."""
     report = _call("run", "convergent.training.run", "run_script", command, budget=budget,
                    seed=seed, repair=repair, quiet=quiet)
-    finish(report, json, html, quiet)
+    summary = report.metrics.get("summary", {})
+    code = None
+    if not report.findings and summary.get("status") in ("crashed", "killed"):
+        # nothing was diagnosed because the script itself failed: bad input, not healthy
+        why = summary.get("exception") or f"exit code {summary.get('returncode')}"
+        err_console.print(f"[bold red]error:[/] the script {summary['status']} ({why}); "
+                          "fix it so it runs on its own, then run convergent again")
+        code = 2
+    finish(report, json, html, quiet, exit_code=code)
 
 
 @app.command()

@@ -66,6 +66,9 @@ def _headline(report: Report) -> Text:
     if report.subject:
         title.append(f"  {report.subject}", style="dim")
     title.append("  ")
+    failed = _failed(report)
+    if not report.findings and failed:
+        return title.append(f"✗ {failed} — nothing could be diagnosed", style="bold red")
     if not report.findings:
         return title.append("✓ healthy — no findings", style="bold green")
     counts = {s: sum(f.severity is s for f in report.findings) for s in Severity}
@@ -83,6 +86,13 @@ def _headline(report: Report) -> Text:
             title.append(" · ", style="dim")
         title.append(text, style=style)
     return title
+
+
+def _failed(report: Report) -> str:
+    """'the script crashed' when the run's summary says it did not finish."""
+    summary = report.metrics.get("summary") if isinstance(report.metrics, dict) else None
+    status = summary.get("status") if isinstance(summary, dict) else None
+    return f"the script {status}" if status in ("crashed", "killed") else ""
 
 
 def _table(findings: list[Finding], evidence: bool = True) -> Table:

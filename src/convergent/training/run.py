@@ -225,7 +225,9 @@ def build_report(command: list[str], result: dict[str, Any],
     finding_epochs: dict[str, int] = {}
     for i, fit in enumerate(fits, start=1):
         tag = i if many else None
-        mon = fit.get("monitor") or {}
+        # after run --repair the report explains the script as written: the first run's
+        # findings; metrics["repair"] says what each remedy changed and what remains
+        mon = fit.get("monitor_before_repair") or fit.get("monitor") or {}
         findings += _findings(fit.get("pre_fit", []), tag)
         findings += _findings(mon.get("findings", []), tag)
         findings += _findings(fit.get("crash_findings", []), tag)
@@ -267,6 +269,9 @@ def build_report(command: list[str], result: dict[str, Any],
         metrics["repair"] = {
             "steps": repair_steps,
             "healthy": all((f.get("repair") or {}).get("healthy", True) for f in fits),
+            "remaining": sorted({d.get("code") for f in fits
+                                 for d in (f.get("repair") or {}).get("remaining", [])
+                                 if isinstance(d, dict) and d.get("code")}),
             "code": "\n".join(st["code"] for st in repair_steps if st.get("code"))}
         summary["repaired"] = ",".join(st["remedy"] for st in repair_steps) or "nothing applied"
     for key in ("steps", "grad_norms", "update_ratios", "dead_fraction", "saturated_fraction",

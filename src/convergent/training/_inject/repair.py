@@ -27,6 +27,10 @@ def _score(monitor: Any) -> dict[str, float]:
     return out
 
 
+def _history(monitor: Any) -> dict[str, list[float]]:
+    return {k: [round(float(v), 5) for v in vals] for k, vals in monitor.history.items()}
+
+
 def _improved(before: dict[str, float], after: dict[str, float]) -> bool:
     """Lower validation loss, or the same validation loss and a lower training loss."""
     def key(d: dict[str, float]) -> tuple[float, float]:
@@ -97,9 +101,11 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             "for": sorted({a["code"] for a in change.applied}),
             "change": "; ".join(str(a.get("change", "")) for a in change.applied),
             "code": change.code, "before": before, "after": after,
-            "findings_after": report.codes,
+            "findings_after": report.codes, "history": _history(monitor),
         })
-    record["pre_fit"] = [f.to_dict() for f in pre_findings if f.code.value not in fixed]
+    # record["pre_fit"] keeps the findings of the script as written: the report explains
+    # those; what is left after the last step goes in "remaining"
     record["repair"] = {"steps": steps, "healthy": report.healthy,
+                        "remaining": [f.to_dict() for f in report.findings],
                         "code": "\n".join(s["code"] for s in steps if s["code"])}
     return history
