@@ -116,3 +116,43 @@ def test_torch_backend_crashes_and_double_softmax() -> None:
                             ["MODEL_LOSS_MISMATCH"], ["MODEL_OUTPUT_UNITS"]]
     # on torch the loss applies softmax twice: a warning, not TF's silent correction
     assert ["MODEL_OUTPUT_ACTIVATION", "warning"] in res["softmax_logits"]
+
+
+def _png(path, size=(8, 8)):
+    from PIL import Image
+
+    Image.new("L", size, 128).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("message", [
+    "UnknownError: Graph execution error: UnidentifiedImageError: cannot identify image file "
+    "<_io.BytesIO object at 0x7f>",
+    "InvalidArgumentError: Graph execution error: Invalid PNG data, size 60",
+    "InvalidArgumentError: Unknown image file format. One of JPEG, PNG, GIF, BMP required."],
+    ids=["pil", "tf-png", "tf-format"])
+def test_decode_crash_lists_the_undecodable_files(tmp_path, message):
+    good = [_png(tmp_path / f"a{i}.png") for i in range(3)]
+    (tmp_path / "b").mkdir()
+    html = tmp_path / "b" / "page.jpg"
+    html.write_text("<html>404</html>")
+    cut = tmp_path / "b" / "cut.png"
+    cut.write_bytes(open(good[0], "rb").read()[:40])
+    (tmp_path / "b" / "empty.png").write_bytes(b"")
+    files = good + [str(html), str(cut), str(tmp_path / "b" / "empty.png")]
+    (f,) = findings_from_exception(message, files=files)
+    assert f.code.value == "DATA_CORRUPT"
+    assert sorted(f.evidence["files"]) == ["b/cut.png", "b/empty.png", "b/page.jpg"]
+    assert f.evidence["checked"] == 6 and f.evidence["n"] == 3
+
+
+def test_decode_crash_without_a_file_list_still_names_the_cause():
+    (f,) = findings_from_exception("Invalid JPEG data or crop window, data size 10")
+    assert f.code.value == "DATA_CORRUPT" and "convergent scan" in f.explanation
+
+
+def test_other_crashes_are_not_called_corrupt(tmp_path):
+    files = [_png(tmp_path / "a.png")]
+    found = findings_from_exception("Target 7 is out of bounds.", files=files)
+    assert [x.code.value for x in found] == ["MODEL_OUTPUT_UNITS"]
+    assert findings_from_exception("ValueError: something else entirely", files=files) == []

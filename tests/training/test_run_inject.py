@@ -96,3 +96,17 @@ def test_rng_guard_restores_python_and_numpy_state() -> None:
         random.random()
         np.random.random(10)
     assert (random.random(), np.random.random()) == a
+
+
+def test_input_files_of_the_folder_loaders(tmp_path) -> None:
+    from convergent.training._inject.hook import input_files
+
+    class DirIter:  # what ImageDataGenerator.flow_from_directory returns exposes filepaths
+        filepaths = ["a/1.png", "b/2.png"]
+
+    class TfDs:  # image_dataset_from_directory's dataset exposes file_paths
+        file_paths = ["a/1.png"]
+
+    assert input_files(DirIter()) == ["a/1.png", "b/2.png"]
+    assert input_files(TfDs()) == ["a/1.png"]
+    assert input_files(np.zeros(3)) is None and input_files(None) is None

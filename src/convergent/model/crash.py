@@ -13,7 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from convergent.findings import Code, Finding, Severity
@@ -36,6 +38,15 @@ INPUT_SHAPE = re.compile(r"expected shape=\(([0-9None, ]*)\), found shape=\(([0-
 RECEIVED_INPUTS = re.compile(r"inputs=(?:tf|torch|jax)?\S*Tensor\(shape=" + _SHAPE)
 CARDINALITY = re.compile(r"Data cardinality is ambiguous.*?'x' sizes: ([\d, ]+).*?'y' sizes: "
                          r"([\d, ]+)", re.DOTALL)
+# Decode errors of Keras' image loaders: TF's decode ops (image_dataset_from_directory)
+# and PIL (ImageDataGenerator.flow_from_directory, keras.utils.load_img).
+DECODE = re.compile(r"UnidentifiedImageError|cannot identify image file|Invalid (?:PNG|JPEG|GIF|"
+                    r"BMP) data|Unknown image file format|image file is truncated|"
+                    r"Input is empty|DecodeImage|decode_(?:png|jpeg|image|gif|bmp)", re.IGNORECASE)
+# Files checked for the culprits after a decode crash: a folder of this many small images
+# opens in seconds; past it the report says how many were not checked.
+MAX_FILES_CHECKED = 50_000
+MAX_LISTED = 100
 NAN = re.compile(r"(Tensor had (NaN|Inf) values|NaN loss|non-finite)", re.IGNORECASE)
 
 
@@ -50,14 +61,17 @@ def _f(code: Code, title: str, expl: str, evidence: dict[str, Any], remedy: str,
                    remedies_for(code, remedy))
 
 
-def findings_from_exception(exc: BaseException | str, model: Any = None, y: Any = None
-                            ) -> list[Finding]:
+def findings_from_exception(exc: BaseException | str, model: Any = None, y: Any = None,
+                            files: Sequence[str] | None = None) -> list[Finding]:
     """Findings that explain a crash in ``fit`` (empty when the crash is not recognised).
 
     Args:
         exc: the exception raised by ``model.fit`` (or its message / formatted traceback).
         model: the model, when available, to name its input shape and loss.
         y: the labels given to fit, when available.
+        files: the image files the fit input reads (``file_paths`` of
+            ``image_dataset_from_directory``, ``filepaths`` of ``flow_from_directory``),
+            checked for the undecodable ones after a decode error.
 
     Example:
         >>> findings_from_exception("Target 7 is out of bounds.")[0].code.value
@@ -110,6 +124,8 @@ def findings_from_exception(exc: BaseException | str, model: Any = None, y: Any 
     m = INPUT_AXIS.search(msg) or INPUT_SHAPE.search(msg)
     if m:
         return [_input_finding(m, msg, model, ev)]
+    if DECODE.search(msg):
+        return [_corrupt_finding(ev, files)]
     if NAN.search(msg):
         return [_f(Code.TRAIN_DIVERGED, "Training produced NaN/inf",
                    "A tensor became non-finite during training.", ev, "lower_lr",
@@ -136,6 +152,41 @@ def _input_finding(m: re.Match, msg: str, model: Any, ev: dict[str, Any]) -> Fin
     return _f(Code.DATA_ODD_SIZE, "Images do not have the size the model was built for",
               "The input size differs from the model's input shape; resize every image to "
               "it (image_size=... when loading).", ev, "resize_consistently", conf=0.85)
+
+
+def _corrupt_finding(ev: dict[str, Any], files: Sequence[str] | None) -> Finding:
+    expl = ("The image loader stopped at a file it cannot decode (empty, truncated, or not an "
+            "image at all, such as an HTML error page saved under an image name).")
+    if files:
+        checked = list(files)[:MAX_FILES_CHECKED]
+        bad = {p: why for p in checked if (why := undecodable(p))}
+        root = os.path.commonpath(checked) if len(checked) > 1 else os.path.dirname(checked[0])
+        ev.update(files=[os.path.relpath(p, root) for p in list(bad)[:MAX_LISTED]],
+                  n=len(bad), checked=len(checked), unchecked=len(files) - len(checked),
+                  root=root, errors={os.path.relpath(p, root): w
+                                     for p, w in list(bad.items())[:MAX_LISTED]})
+        if bad:
+            expl += f" {len(bad)} of the {len(checked)} input files fail to decode."
+    else:
+        expl += " Run `convergent scan DIR` on the image folder to list the files."
+    return _f(Code.DATA_CORRUPT, "An image file cannot be decoded", expl, ev, "drop_corrupt",
+              conf=0.95 if ev.get("n") else 0.85)
+
+
+def undecodable(path: str) -> str | None:
+    """Why ``path`` cannot be decoded as an image (None when it can)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if os.path.getsize(path) == 0:
+            return "zero bytes"
+        with Image.open(path) as im:
+            im.load()
+    except UnidentifiedImageError:
+        return "not an image"
+    except (OSError, ValueError, SyntaxError) as e:
+        return f"undecodable: {e}"[:200]
+    return None
 
 
 def _first_line(msg: str) -> str:

@@ -441,6 +441,15 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
         rec.write()
 
 
+def input_files(x: Any) -> list[str] | None:
+    """The image files a fit input reads, when its loader exposes them."""
+    for attr in ("file_paths", "filepaths"):  # image_dataset_from_directory, flow_from_directory
+        paths = getattr(x, attr, None)
+        if isinstance(paths, (list, tuple)) and paths and all(isinstance(p, str) for p in paths):
+            return list(paths)
+    return None
+
+
 def _is_flusher(c: Any) -> bool:
     return type(c).__name__ == "_Flush"
 
@@ -453,7 +462,8 @@ def _crash_findings(exc: BaseException, model: Any, arguments: dict[str, Any],
         return
     try:
         y = arguments.get("y")
-        found = findings_from_exception(exc, model=model, y=_numpy(y) if _is_array(y) else None)
+        found = findings_from_exception(exc, model=model, y=_numpy(y) if _is_array(y) else None,
+                                        files=input_files(arguments.get("x")))
         record["crash_findings"] = [f.to_dict() for f in found]
     except Exception as e:  # noqa: BLE001
         record["notes"].append(f"crash analysis failed: {type(e).__name__}: {e}")
