@@ -181,17 +181,37 @@ def test_overfitting_negative_both_fall() -> None:
     assert "TRAIN_OVERFITTING" not in codes(RunFacts(history=healthy()))
 
 
-def test_underfitting_positive_still_improving() -> None:
+def test_underfitting_steady_improvement_is_advice() -> None:
     h = {"loss": list(2.3 * 0.85 ** np.arange(8)), "val_loss": list(2.4 * 0.85 ** np.arange(8))}
     facts = RunFacts(history=h, epochs_planned=8)
     f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_UNDERFITTING")
-    assert f.severity is Severity.WARNING and f.evidence["began_epoch"] == 5
+    assert f.severity is Severity.INFO and f.evidence["began_epoch"] == 5
+
+
+def test_underfitting_positive_short_run() -> None:
+    h = {"loss": [2.06, 1.18], "val_loss": [1.71, 0.86]}
+    f = next(f for f in analyze_curves(RunFacts(history=h, epochs_planned=2)).findings
+             if f.code.value == "TRAIN_UNDERFITTING")
+    assert f.severity is Severity.WARNING and f.evidence["epochs_run"] == 2
+
+
+def test_underfitting_positive_impatient_early_stopping() -> None:
+    h = {"loss": [2.22, 1.91, 1.58], "val_loss": [2.12, 1.77, 1.63]}
+    facts = RunFacts(history=h, epochs_planned=50,
+                     early_stopping={"patience": 0, "monitor": "val_accuracy"})
+    f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_UNDERFITTING")
+    assert f.severity is Severity.WARNING and f.evidence["patience"] == 0
 
 
 def test_underfitting_negative_converged_or_stopped_early() -> None:
     assert "TRAIN_UNDERFITTING" not in codes(RunFacts(history=healthy(40, tau=3)))
     h = {"loss": list(2.3 * 0.85 ** np.arange(8))}
     assert "TRAIN_UNDERFITTING" not in codes(RunFacts(history=h, epochs_planned=20))
+    patient = RunFacts(history=h, epochs_planned=20,
+                       early_stopping={"patience": 5, "monitor": "val_loss"})
+    assert "TRAIN_UNDERFITTING" not in codes(patient)
+    flat = {"loss": [2.3, 2.3, 2.3], "val_loss": [2.3, 2.3, 2.3]}
+    assert "TRAIN_UNDERFITTING" not in codes(RunFacts(history=flat, epochs_planned=3))
 
 
 def test_plateau_detection_and_advice() -> None:

@@ -110,3 +110,13 @@ def test_input_files_of_the_folder_loaders(tmp_path) -> None:
     assert input_files(DirIter()) == ["a/1.png", "b/2.png"]
     assert input_files(TfDs()) == ["a/1.png"]
     assert input_files(np.zeros(3)) is None and input_files(None) is None
+
+
+def test_early_stopping_settings_are_read_from_the_callbacks() -> None:
+    from convergent.training._inject.hook import early_stopping_facts
+
+    es = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=0)
+    assert early_stopping_facts([keras.callbacks.History(), es]) == {
+        "patience": 0, "monitor": "val_accuracy"}
+    assert early_stopping_facts([keras.callbacks.History()]) is None
+    assert early_stopping_facts(None) is None

@@ -58,6 +58,7 @@ class RunFacts:
         update_ratios: same layout as ``grad_norms`` (||ΔW|| / ||W|| over one step).
         dead_fraction, saturated_fraction: ``{"steps": [...], "epochs": [...],
             "values": [...]}`` on a fixed probe batch.
+        early_stopping: ``{"patience": int, "monitor": str}`` of the run's EarlyStopping.
     """
 
     history: dict[str, list[float]]
@@ -75,6 +76,7 @@ class RunFacts:
     update_ratios: dict[str, Any] | None = None
     dead_fraction: dict[str, Any] | None = None
     saturated_fraction: dict[str, Any] | None = None
+    early_stopping: dict[str, Any] | None = None  # {"patience", "monitor"} when one is used
 
     # -- derived views -------------------------------------------------------------------
     def series(self, key: str) -> np.ndarray:
@@ -477,28 +479,67 @@ def _trend(s: np.ndarray, k: int) -> tuple[float, float]:
                  # the monitored loss still falling >1%/epoch over the last 20% of epochs
                  # (>= 3), consistently (>= 2/3 of those epochs lower): it was stopped on a
                  # slope, not a plateau (EarlyStopping's min_delta idea, relative)
-                 REL_SLOPE=0.01, STEEP_SLOPE=0.05, TAIL_FRACTION=0.2, MIN_TAIL=3,
-                 FALLING_FRACTION=2 / 3)
+                 REL_SLOPE=0.01, TAIL_FRACTION=0.2, MIN_TAIL=3, FALLING_FRACTION=2 / 3,
+                 # a run this short cannot show a plateau at all (it needs MIN_TAIL + 1
+                 # points); Keras' own image-classification examples train 15-50 epochs
+                 SHORT_RUN=3,
+                 # EarlyStopping with patience 0-1 ends a run on a single noisy epoch; Keras
+                 # examples use 5-10 (epoch-to-epoch validation noise is ~1/sqrt(n_val))
+                 IMPATIENT=1)
 def check_still_improving(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    """Stopped while still improving. A steadily improving run is converging: that is
+    advice (info). It is a warning when the run could not converge: it had only a few
+    epochs, or an impatient EarlyStopping ended it while the training loss still fell."""
     key = "val_loss" if facts.series("val_loss").size else "loss"
     s = facts.series(key)
-    k = max(p["MIN_TAIL"], math.ceil(p["TAIL_FRACTION"] * s.size))
-    if s.size < k + 1 or not np.isfinite(s).all():
+    if s.size < 2 or not np.isfinite(s).all():
         return []
-    if facts.epochs_planned and s.size < facts.epochs_planned:
-        return []  # stopped early on purpose (EarlyStopping) or still running
+    stopped_early = bool(facts.epochs_planned and s.size < facts.epochs_planned)
+    es = facts.early_stopping or {}
+    if stopped_early:
+        patience = es.get("patience")
+        train = facts.series("loss")
+        if patience is None or patience > p["IMPATIENT"] or train.size < 2 or \
+                not np.isfinite(train).all():
+            return []  # stopped on purpose (EarlyStopping) or still running
+        k = min(train.size - 1, p["MIN_TAIL"])
+        rel, falling = _trend(train, k + 1)
+        if rel <= p["REL_SLOPE"] or falling < p["FALLING_FRACTION"]:
+            return []
+        return [make_finding(
+            Code.TRAIN_UNDERFITTING, Severity.WARNING, 0.7, "Stopped by an impatient "
+            "EarlyStopping", f"EarlyStopping(patience={patience}) ended the run after "
+            f"{s.size} of {facts.epochs_planned} epochs, while the training loss was still "
+            f"falling {rel:.1%} per epoch: one epoch without enough gain on "
+            f"`{es.get('monitor', 'val_loss')}` is noise, not convergence.",
+            {"series": "loss", "relative_slope_per_epoch": rel, "falling_fraction": falling,
+             "patience": patience, "patience_threshold": p["IMPATIENT"],
+             "epochs_run": int(s.size), "epochs_planned": facts.epochs_planned},
+            s.size - 1, "more_epochs")]
+    if s.size <= p["SHORT_RUN"]:
+        rel, falling = _trend(s, s.size)
+        if rel <= p["REL_SLOPE"] or falling < p["FALLING_FRACTION"]:
+            return []
+        return [make_finding(
+            Code.TRAIN_UNDERFITTING, Severity.WARNING, 0.7, f"Only {s.size} epochs",
+            f"Training stopped after {s.size} epochs with `{key}` still falling {rel:.1%} "
+            "per epoch: too short to converge, or to tell a healthy run from a faulty one.",
+            {"series": key, "relative_slope_per_epoch": rel, "falling_fraction": falling,
+             "epochs_run": int(s.size), "short_run_threshold": p["SHORT_RUN"],
+             "slope_threshold": p["REL_SLOPE"]},
+            s.size - 1, "more_epochs")]
+    k = max(p["MIN_TAIL"], math.ceil(p["TAIL_FRACTION"] * s.size))
+    if s.size < k + 1:
+        return []
     rel, falling = _trend(s, k)
     if rel <= p["REL_SLOPE"] or falling < p["FALLING_FRACTION"]:
         return []
-    steep = rel > p["STEEP_SLOPE"]
     return [make_finding(
-        Code.TRAIN_UNDERFITTING, Severity.WARNING if steep else Severity.INFO,
-        0.7 if steep else 0.5, "Still improving when stopped",
+        Code.TRAIN_UNDERFITTING, Severity.INFO, 0.6, "Still improving when stopped",
         f"`{key}` was still falling {rel:.1%} per epoch over the last {k} epochs when training "
-        "stopped: more epochs would give a better model.",
+        "stopped: the run is converging, and more epochs would give a better model.",
         {"series": key, "relative_slope_per_epoch": rel, "falling_fraction": falling,
-         "tail_epochs": k, "slope_threshold": p["REL_SLOPE"],
-         "steep_threshold": p["STEEP_SLOPE"]},
+         "tail_epochs": k, "slope_threshold": p["REL_SLOPE"]},
         s.size - k, "more_epochs")]
 
 

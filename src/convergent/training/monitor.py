@@ -404,6 +404,7 @@ class Monitor(keras.callbacks.Callback):
             update_ratios=self.updates if self.updates["values"] else None,
             dead_fraction=self.dead if self.dead["values"] else None,
             saturated_fraction=self.saturated if self.saturated["values"] else None,
+            early_stopping=f.get("early_stopping"),
         )
 
     def _analyze(self) -> None:

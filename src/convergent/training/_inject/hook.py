@@ -339,7 +339,20 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
                          "its shuffle/augmentation order (the run must stay identical)")
     if probe is None and x_val is not None and y_val is not None:
         probe = (x_val, y_val)
+    es = early_stopping_facts(arguments.get("callbacks"))
+    if es:
+        facts["early_stopping"] = es
     return facts, probe, findings
+
+
+def early_stopping_facts(callbacks: Any) -> dict[str, Any] | None:
+    """``{"patience", "monitor"}`` of the first EarlyStopping among ``callbacks``."""
+    if not isinstance(callbacks, (list, tuple)):
+        return None
+    for c in callbacks:
+        if type(c).__name__ == "EarlyStopping" and isinstance(getattr(c, "patience", None), int):
+            return {"patience": c.patience, "monitor": str(getattr(c, "monitor", "val_loss"))}
+    return None
 
 
 def _lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
