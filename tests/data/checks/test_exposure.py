@@ -27,3 +27,15 @@ def test_evidence_has_values_and_threshold(faulty):
     assert f.evidence["threshold"]["mean_luminance_max"] == 0.2
     assert list(f.evidence["values"]) == f.evidence["files"]
     assert f.remedies and f.remedies[0].id == "review_images"
+
+
+def test_a_problem_in_at_most_one_percent_of_images_is_advice(faulty):
+    from convergent.data.checks import MINOR_FRACTION, fraction_severity
+
+    _, _, report = faulty
+    f = next(x for x in report.findings if x.code.value == "DATA_DARK")
+    n_images = report.metrics["summary"]["images"]
+    assert f.evidence["n"] / n_images <= MINOR_FRACTION and f.severity.value == "info"
+    assert fraction_severity(11, 1000).value == "warning"
+    assert fraction_severity(10, 1000).value == "info"
+    assert fraction_severity(0, 0).value == "info"

@@ -10,7 +10,6 @@ x, y, names = load("animals")
 x, y = subsample(x, y, 40)
 root = Path(tempfile.mkdtemp()) / "shapes"
 write_folder(x, y, root, names, ext="jpg")
-# a download that failed half-way: an HTML error page saved under an image name
 (root / names[2] / "img_download_17.jpg").write_text("<html><body>404 Not Found</body></html>")
 
 gen = ImageDataGenerator(rescale=1.0 / 255)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from convergent.data.table import Table
-from convergent.findings import Finding
+from convergent.findings import Finding, Severity
 from convergent.registry import Registry
 
 DATA_CHECKS = Registry("data")
@@ -28,6 +28,23 @@ DATA_CHECKS = Registry("data")
 MAD_SCALE = 0.6745
 ROBUST_Z = 3.5
 MAX_LISTED = 5000  # files / pairs kept in one finding's evidence (the total is reported)
+
+
+# A problem confined to at most 1 % of the images can move accuracy by about one point at
+# most, even if those images were useless (each image is 1/N of the loss): that is advice,
+# not a fault that stops a run from converging (first principles).
+MINOR_FRACTION = 0.01
+
+
+def fraction_severity(n_flagged: int, n_total: int, minor: float = MINOR_FRACTION,
+                      severity: Severity = Severity.WARNING) -> Severity:
+    """``severity`` when more than ``minor`` of the images are affected, else INFO.
+
+    Example:
+        >>> fraction_severity(3, 1000).value, fraction_severity(30, 1000).value
+        ('info', 'warning')
+    """
+    return severity if n_total and n_flagged / n_total > minor else Severity.INFO
 
 
 def robust_z(x: np.ndarray, mad_floor: float = 1e-9) -> np.ndarray:

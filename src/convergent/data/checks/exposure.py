@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from convergent.data.checks import DATA_CHECKS, MAX_LISTED, ROBUST_Z, Context, robust_z
-from convergent.findings import Code, Finding, Severity
+from convergent.data.checks import (
+    DATA_CHECKS, MAX_LISTED, ROBUST_Z, Context, fraction_severity, robust_z)
+from convergent.findings import Code, Finding
 from convergent.remedies.catalog import remedies_for
 
 # Mean luminance (sRGB-encoded, 0-1). Middle grey (18 % reflectance) encodes to ~0.46;
@@ -48,7 +49,8 @@ def _finding(ctx: Context, code: Code, rows: np.ndarray, values: np.ndarray, tit
     order = np.argsort(values)
     rows, values = rows[order], values[order]
     return [Finding(
-        code, Severity.WARNING, 0.85, title.format(n=rows.size), expl,
+        code, fraction_severity(rows.size, int(ctx.ok.sum())), 0.85,
+        title.format(n=rows.size), expl,
         {"files": ctx.rel(rows[:MAX_LISTED]), "n": int(rows.size),
          "values": {r: round(float(v), 4) for r, v in zip(ctx.rel(rows[:50]), values[:50],
                                                           strict=True)},
