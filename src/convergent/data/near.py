@@ -39,6 +39,17 @@ SHIFT = 2
 CHROMA_MAX = 0.03
 COLOUR3_MAX = 0.12
 MARGIN = 3  # px trimmed from the 32x32 border before shifting
+# Gray images give the colour gates nothing to test, and simple gray glyphs are often
+# that similar to a distinct neighbour (measured on the embedded mnist / animals / digits
+# arrays: 10 % / 28 % / 76 % of images have a distinct neighbour with aligned correlation
+# >= ALIGN_NEAR). A gray pair must then also be an outlier of the dataset's own
+# nearest-neighbour similarity: robust z of log(1 - similarity) <= -NEAR_Z (the 3.5 cut of
+# Iglewicz & Hoaglin 1993, as for the other robust z in convergent.data). Measured by
+# benchmarks/perf/scan_near_gray.py: JPEG/resize/brightness copies score
+# z <= -4, crops z ~ -4 (mnist) to -1 (8x8 digits, where a crop is a new digit);
+# distinct neighbours pass at 1 % of images.
+NEAR_Z = 3.5
+GRAY_DIFF = 1.0  # mean |R-G|, |G-B| below one 8-bit level: no colour (as checks/files.py)
 
 
 def _knn_pairs(x: np.ndarray, k: int) -> np.ndarray:
@@ -135,6 +146,22 @@ def colour_distance(df: pd.DataFrame, rows: np.ndarray, p: np.ndarray,
     return out
 
 
+def _neighbour_z(sim: np.ndarray, p: np.ndarray, n: int, members: np.ndarray) -> np.ndarray:
+    """Robust z of each pair's log(1 - sim) against the members' nearest-neighbour values
+    (each image's best candidate); NaN similarities give +inf (never an outlier)."""
+    s = np.where(np.isfinite(sim), sim, -1.0)
+    best = np.full(n, -1.0)
+    np.maximum.at(best, p[:, 0], s)
+    np.maximum.at(best, p[:, 1], s)
+    ref = np.log(np.maximum(1.0 - best[members], 1e-6))
+    if ref.size < 2:
+        return np.full(len(p), np.inf)
+    med = np.median(ref)
+    mad = np.median(np.abs(ref - med)) / 0.6745  # MAD_SCALE of convergent.data.checks
+    z = (np.log(np.maximum(1.0 - s, 1e-6)) - med) / max(mad, 1e-6)
+    return np.where(np.isfinite(sim), z, np.inf)
+
+
 def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
                k: int = K_NEIGHBOURS) -> pd.DataFrame:
     """Verified exact/near duplicate pairs among decodable rows.
@@ -169,11 +196,16 @@ def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
     cos = np.einsum("ij,ij->i", e[p[:, 0]], e[p[:, 1]])
     chroma = colour_distance(df, ok, p, ("",))
     colour_ok = (chroma <= CHROMA_MAX) & (colour_distance(df, ok, p) <= COLOUR3_MAX)
+    gray = df["chan_diff"].to_numpy(np.float32)[ok] < GRAY_DIFF
+    gray_pair = gray[p[:, 0]] & gray[p[:, 1]]
     near_cos = colour_ok & (cos >= COS_NEAR)
     align = np.full(len(p), np.nan, np.float32)
-    todo = np.flatnonzero(colour_ok & ~near_cos & ~exact)
+    todo = np.flatnonzero(colour_ok & ~exact & (~near_cos | gray_pair))
     align[todo] = aligned_corr(g32[ok], p[todo])
     near_align = colour_ok & (align >= ALIGN_NEAR)
+    if gray_pair.any():  # gray: also an outlier of the dataset's own neighbour similarity
+        near_cos &= ~gray_pair | (_neighbour_z(cos, p, len(ok), gray) <= -NEAR_Z)
+        near_align &= ~gray_pair | (_neighbour_z(align, p, len(ok), gray) <= -NEAR_Z)
     keep = exact | near_cos | near_align
     out = pd.DataFrame({"i": ok[p[keep, 0]], "j": ok[p[keep, 1]],
                         "kind": np.where(exact[keep], "exact", "near"),

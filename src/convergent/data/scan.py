@@ -161,28 +161,54 @@ def _scan_arrays(x: Any, y: Any, x_val: Any, y_val: Any, seed: int, progress: bo
                  params: Mapping[str, Mapping[str, Any]] | None,
                  validation_split: float | None) -> Report:
     from convergent.data.arrays import check_arrays
-    from convergent.data.checks import run_checks
-    from convergent.data.table import table_from_arrays
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     findings: list[Finding] = check_arrays(x, y, x_val, y_val,
                                            validation_split=validation_split)
     timings["array_checks"] = round(time.perf_counter() - t0, 3)
-    xs = np.asarray(x)
-    if xs.ndim in (3, 4) and min(xs.shape[1:3]) >= 4:  # images: per-image checks too
-        t1 = time.perf_counter()
-        with _progress(progress, on_progress, "summarising images") as cb:
-            table = table_from_arrays(xs, y, x_val, y_val, progress=cb)
-        timings["decode"] = round(time.perf_counter() - t1, 3)
-        findings += [f for f in run_checks(table, params, seed, timings)
-                     if f.code.value not in ("DATA_CORRUPT",)]
-        metrics = _metrics(table, findings, timings)
-    else:
-        metrics = {"timings": timings}
+    with _progress(progress, on_progress, "summarising images") as cb:
+        image_findings, table = image_array_checks(x, y, x_val, y_val, seed=seed,
+                                                   params=params, timings=timings,
+                                                   on_progress=cb)
+    findings += image_findings
+    metrics = _metrics(table, findings, timings) if table is not None else {"timings": timings}
     timings["total"] = round(time.perf_counter() - t0, 3)
     return Report(findings, command="scan", subject=f"arrays {tuple(np.shape(x))}",
                   metrics=metrics)
+
+
+def looks_like_images(x: Any) -> bool:
+    """(N, H, W) or (N, H, W, C) with H, W >= 4: the per-image checks apply."""
+    shape = np.shape(x)
+    return len(shape) in (3, 4) and min(shape[1:3]) >= 4 and (len(shape) == 3 or
+                                                            shape[3] in (1, 3, 4))
+
+
+def image_array_checks(x: Any, y: Any = None, x_val: Any = None, y_val: Any = None, *,
+                       seed: int = 0, params: Mapping[str, Mapping[str, Any]] | None = None,
+                       timings: dict[str, float] | None = None,
+                       on_progress: Callable[[int, int], None] | None = None
+                       ) -> tuple[list[Finding], Any]:
+    """The per-image checks (exposure, duplicates, leakage, variety, outliers, labels) on
+    image arrays; ``([], None)`` when ``x`` is not images. Returns the findings and table.
+
+    Example:
+        >>> found, table = image_array_checks(np.zeros((40, 8, 8), "uint8"),
+        ...                                   np.arange(40) % 2)  # doctest: +SKIP
+    """
+    from convergent.data.checks import run_checks
+    from convergent.data.table import table_from_arrays
+
+    if not looks_like_images(x) or (x_val is not None and not looks_like_images(x_val)):
+        return [], None
+    timings = {} if timings is None else timings
+    t1 = time.perf_counter()
+    table = table_from_arrays(np.asarray(x), y, x_val, y_val, progress=on_progress)
+    timings["decode"] = round(time.perf_counter() - t1, 3)
+    found = [f for f in run_checks(table, params, seed, timings)
+             if f.code.value not in ("DATA_CORRUPT",)]  # arrays always decode
+    return found, table
 
 
 def _metrics(table: Any, findings: list[Finding], timings: dict[str, float]

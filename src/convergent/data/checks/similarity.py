@@ -96,13 +96,19 @@ def leakage(ctx: Context, params: dict[str, Any]) -> list[Finding]:
     pairs.sort()
     files = sorted({x[1] for x in pairs})
     return [Finding(
-        Code.DATA_LEAKAGE, Severity.ERROR, 0.95,
+        Code.DATA_LEAKAGE, fraction_severity(len(files), _held_out(ctx), severity=Severity.ERROR),
+        0.95,
         f"{len(pairs)} image(s) appear in more than one split",
         "The same or nearly the same image is in training and in validation/test, so "
         "validation accuracy overstates what the model learned.",
         {"pairs": pairs[:MAX_LISTED], "n_pairs": len(pairs), "files": files[:MAX_LISTED],
          "threshold": _thresholds()},
         remedies_for(Code.DATA_LEAKAGE, "deleak_split"))]
+
+
+def _held_out(ctx: Context) -> int:
+    """Decodable images outside the training split (validation and test)."""
+    return int((ctx.ok & (ctx.df["split"].to_numpy() != "train")).sum())
 
 
 @DATA_CHECKS.register("low_variety", codes=[Code.DATA_LOW_VARIETY],

@@ -42,6 +42,10 @@ ENV_STOP_ON = "CONVERGENT_STOP_ON"
 KERAS_MODEL_MODULE = "keras.src.models.model"
 # Batches read to summarize a PyDataset / replayable tf.data pipeline (inputs check).
 MAX_CHECK_BATCHES = 20
+# Images per split given to the scan's per-image checks before fit: 20,000 small images
+# take ~10-20 s on 2 cores (benchmarks/perf/scan_memory.py measures the rate), a few % of
+# a real training run on that much data.
+MAX_SCAN_IMAGES = 20_000
 
 
 
@@ -311,6 +315,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
             notes.append("input checks skipped: convergent.data.arrays is not available")
         except Exception as e:  # noqa: BLE001
             notes.append(f"input checks failed: {type(e).__name__}: {e}")
+        findings += _image_checks(x, y, x_val, y_val, n_train, record)
     elif x is not None:
         kind = "tf.data" if hasattr(x, "element_spec") else type(x).__name__
         record["input"] = {"kind": kind}
@@ -343,6 +348,36 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
     if es:
         facts["early_stopping"] = es
     return facts, probe, findings
+
+
+def _image_checks(x: Any, y: Any, x_val: Any, y_val: Any, n_train: int,
+                  record: dict[str, Any]) -> list[Any]:
+    """The scan's per-image checks (label noise, duplicates, train/validation leakage,
+    exposure ...) on image arrays, split as ``fit`` splits them; at most MAX_SCAN_IMAGES
+    of each side (the first ones: no randomness is drawn)."""
+    notes = record.setdefault("notes", [])
+    try:
+        from convergent.data.scan import image_array_checks, looks_like_images
+    except ImportError:
+        return []
+    if not looks_like_images(x) or y is None or not _is_array(y):
+        return []
+    if x_val is None and n_train < len(x):  # validation_split: the last samples
+        x_val, y_val = x[n_train:], y[n_train:]
+    x, y = x[:n_train], y[:n_train]
+    if len(x) > MAX_SCAN_IMAGES or (x_val is not None and len(x_val) > MAX_SCAN_IMAGES):
+        notes.append(f"image checks read the first {MAX_SCAN_IMAGES} images of each split")
+    cut = slice(0, MAX_SCAN_IMAGES)
+    try:
+        with rng_guard():
+            found, _ = image_array_checks(
+                _numpy(x[cut]), _numpy(y[cut]),
+                None if x_val is None else _numpy(x_val[cut]),
+                None if y_val is None or not _is_array(y_val) else _numpy(y_val[cut]))
+        return found
+    except Exception as e:  # noqa: BLE001 - a check must never break the run
+        notes.append(f"image checks failed: {type(e).__name__}: {e}")
+        return []
 
 
 def early_stopping_facts(callbacks: Any) -> dict[str, Any] | None:
