@@ -107,3 +107,34 @@ def test_outlier_far_from_its_class():
 
 def test_healthy_folder_has_no_outlier(healthy_report):
     assert _find(healthy_report, "DATA_OUTLIER") is None
+
+
+def _glyphs(n_per_class: int = 40, seed: int = 0):
+    """Four clearly different patterns (the folder fixtures' classes) as arrays."""
+    from ..conftest import CLASSES
+
+    rng = np.random.default_rng(seed)
+    x = np.stack([pattern(c, rng) for c in CLASSES for _ in range(n_per_class)])
+    y = np.repeat(np.arange(len(CLASSES)), n_per_class)
+    return x, y
+
+
+def test_shuffled_labels_are_misaligned_not_noisy():
+    x, y = _glyphs()
+    y = np.random.default_rng(1).permutation(y)
+    report = scan(x, y)
+    f = _find(report, "DATA_LABELS_MISALIGNED")
+    assert f is not None and f.severity.value == "error"
+    assert f.evidence["label_model_accuracy"] <= f.evidence["threshold"]["accuracy_max"]
+    assert _find(report, "DATA_LABEL_NOISE") is None
+
+
+def test_true_and_partly_noisy_labels_are_not_misaligned():
+    x, y = _glyphs()
+    assert _find(scan(x, y), "DATA_LABELS_MISALIGNED") is None
+    noisy = y.copy()
+    flip = np.random.default_rng(2).random(len(y)) < 0.3
+    noisy[flip] = (noisy[flip] + 1) % 4
+    report = scan(x, noisy)
+    assert _find(report, "DATA_LABELS_MISALIGNED") is None
+    assert _find(report, "DATA_LABEL_NOISE") is not None
