@@ -342,6 +342,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
         else:
             notes.append(f"{kind} input not read before training: replaying it would change "
                          "its shuffle/augmentation order (the run must stay identical)")
+        findings += _folder_checks(x, record)
     if probe is None and x_val is not None and y_val is not None:
         probe = (x_val, y_val)
     es = early_stopping_facts(arguments.get("callbacks"))
@@ -490,12 +491,50 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
 
 
 def input_files(x: Any) -> list[str] | None:
-    """The image files a fit input reads, when its loader exposes them."""
-    for attr in ("file_paths", "filepaths"):  # image_dataset_from_directory, flow_from_directory
-        paths = getattr(x, attr, None)
-        if isinstance(paths, (list, tuple)) and paths and all(isinstance(p, str) for p in paths):
-            return list(paths)
+    """The image files a fit input reads, when its loader exposes them: ``file_paths`` of
+    ``image_dataset_from_directory`` (also under later ``map``/``batch``/``prefetch``
+    stages) or ``filepaths`` of ``flow_from_directory``."""
+    stack, seen = [x], 0
+    while stack and seen < 100:
+        d = stack.pop()
+        seen += 1
+        for attr in ("file_paths", "filepaths"):
+            paths = getattr(d, attr, None)
+            if isinstance(paths, (list, tuple)) and paths and \
+                    all(isinstance(p, str) for p in paths):
+                return list(paths)
+        if hasattr(d, "element_spec"):
+            try:
+                stack.extend(d._inputs())
+            except Exception:  # noqa: BLE001 - not a tf.data dataset after all
+                pass
     return None
+
+
+def _folder_checks(x: Any, record: dict[str, Any]) -> list[Any]:
+    """The folder scan (counts, corrupt files, duplicates, labels ...) of the image folder
+    a folder loader reads, when it has at most MAX_SCAN_IMAGES files; read-only."""
+    files = input_files(x)
+    if not files:
+        return []
+    notes = record.setdefault("notes", [])
+    if len(files) > MAX_SCAN_IMAGES:
+        notes.append(f"folder scan skipped: {len(files)} files > {MAX_SCAN_IMAGES}; run "
+                     "`convergent scan` on the folder")
+        return []
+    root = os.path.commonpath([os.path.dirname(os.path.dirname(f)) for f in files])
+    try:
+        from convergent.data.scan import scan
+
+        with rng_guard():
+            report = scan(root, progress=False)
+        record["folder_scan"] = {"root": root, "files": len(files)}
+        return list(report.findings)
+    except ImportError:
+        return []
+    except Exception as e:  # noqa: BLE001 - a check must never break the run
+        notes.append(f"folder scan failed: {type(e).__name__}: {e}")
+        return []
 
 
 def _is_flusher(c: Any) -> bool:
