@@ -62,9 +62,16 @@ def test_confidence_out_of_range_is_rejected():
          "MODEL_OUTPUT_UNITS"),
         ([("MODEL_TOO_LARGE", "error"), ("MODEL_LOSS_MISMATCH", "error")],
          "MODEL_LOSS_MISMATCH"),
+        ([("TRAIN_LR_TOO_HIGH", "error"), ("DATA_UNNORMALIZED", "warning")],
+         "DATA_UNNORMALIZED"),
+        ([("TRAIN_NO_REGULARIZATION", "warning"), ("MODEL_TOO_LARGE", "warning")],
+         "MODEL_TOO_LARGE"),
+        ([("TRAIN_LR_TOO_HIGH", "error"), ("MODEL_NO_NORMALIZATION_LAYER", "info")],
+         "TRAIN_LR_TOO_HIGH"),
     ],
     ids=["cause-before-symptom", "warning-cause-before-error-symptom",
-         "info-last", "error-before-warning", "fatal-first"],
+         "info-last", "error-before-warning", "fatal-first", "data-before-training-setting",
+         "model-before-training-setting", "training-cause-before-advice"],
 )
 def test_ranking_puts_root_cause_first(codes, first):
     ranked = rank([make(c, s) for c, s in codes])

@@ -95,8 +95,11 @@ class Code(str, Enum):
 # Ranking: what to fix first. A finding is a *symptom* when it is what a learner sees
 # (loss NaN, accuracy at chance, curves apart) and usually follows from a cause elsewhere;
 # *fatal* causes make learning impossible whatever else is right. Order: causes before
-# symptoms (at error/warning severity), then severity, then fatal before other causes,
-# then confidence. Info findings are advice and come last.
+# symptoms (at error/warning severity); among causes, what the data and the model are
+# (static facts, measured directly) before training settings (inferred from the run: a
+# learning rate that blows up on raw 0-255 pixels is the reaction, the pixels the cause);
+# then severity, then fatal before other causes, then confidence. Info findings are
+# advice and come last.
 SYMPTOMS: frozenset[Code] = frozenset({
     Code.TRAIN_DIVERGED, Code.TRAIN_EXPLODING_GRADIENTS, Code.TRAIN_VANISHING_GRADIENTS,
     Code.TRAIN_DYING_RELU, Code.TRAIN_STUCK_AT_CHANCE, Code.TRAIN_OVERFITTING,
@@ -160,6 +163,7 @@ def rank_key(f: Finding) -> tuple:
     return (
         f.severity is Severity.INFO,
         f.code in SYMPTOMS,
+        f.code.value.startswith("TRAIN_"),
         f.severity.rank,
         f.code not in FATAL_CAUSES,
         -float(f.confidence),
