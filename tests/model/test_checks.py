@@ -49,6 +49,9 @@ def case(K: Any, make: Any, name: str) -> tuple[Any, dict[str, Any]]:
         "pool4_first": (lambda: make(K, L.MaxPooling2D(4), L.Conv2D(8, 2, activation="relu"),
                                      L.Flatten(), L.Dense(10, activation="softmax")),
                         {"y": y}),
+        "conv_on_1x1": (lambda: make(K, *[m for _ in range(4) for m in (
+            L.MaxPooling2D(2, padding="same"), L.Conv2D(8, 3, **conv))],
+            L.Flatten(), L.Dense(10, activation="softmax")), {"y": y}),
         "tiny": (lambda: make(K, L.Conv2D(1, 3, activation="relu"), L.GlobalAveragePooling2D(),
                               L.Dense(10, activation="softmax")), {"y": y}),
         "huge": (lambda: make(K, L.Flatten(), L.Dense(2048, activation="relu"),
@@ -128,6 +131,7 @@ POSITIVE = [
     ("bce_10", "MODEL_LOSS_MISMATCH", "warning"),
     ("dense2", "MODEL_BOTTLENECK", "warning"),
     ("pool4_first", "MODEL_OVER_POOLING", "warning"),
+    ("conv_on_1x1", "MODEL_OVER_POOLING", "warning"),
     ("tiny", "MODEL_TOO_SMALL", "warning"),
     ("huge", "MODEL_TOO_LARGE", "warning"),
     ("init_std_1", "MODEL_BAD_INIT", "error"),

@@ -273,6 +273,14 @@ def check_over_pooling(ctx: LintContext, params: dict[str, Any]) -> Iterator[Fin
         s_in, s_out = min(lf.in_shape[1:3]), min(lf.out_shape[1:3])
         ev = {"layer": lf.name, "input_side": side0, "side_before": s_in, "side_after": s_out,
               "conv_layers_so_far": n_conv}
+        if lf.kind == "conv" and s_in == 1 and max(lf.in_shape[1:3]) == 1:
+            out.append(_finding(
+                Code.MODEL_OVER_POOLING, Severity.WARNING, 0.8,
+                f"{lf.name} convolves a 1x1 map", "The spatial size collapsed to 1x1 before "
+                "this convolution: a kernel on a 1x1 map sees a single position, so no spatial "
+                "feature can form after this point.",
+                {**ev, "threshold": "side_before > 1 for a convolution"}, "less_pooling"))
+            break
         if lf.kind == "pool" and s_in == 1:
             out.append(_finding(
                 Code.MODEL_OVER_POOLING, Severity.WARNING, 0.8,

@@ -9,9 +9,9 @@ x = x.astype("float32")[..., None] / 255.0
 
 inputs = keras.Input(shape=(28, 28, 1))
 h = layers.Conv2D(32, 3)(inputs)
-h = layers.AveragePooling2D()(h)
+h = layers.AveragePooling2D(2)(h)
 h = layers.Conv2D(64, 3)(h)
-h = layers.AveragePooling2D()(h)
+h = layers.AveragePooling2D(2)(h)
 h = layers.Flatten()(h)
 h = layers.Dense(64)(h)
 outputs = layers.Dense(10, activation="softmax")(h)
