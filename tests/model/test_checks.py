@@ -85,6 +85,7 @@ def case(K: Any, make: Any, name: str) -> tuple[Any, dict[str, Any]]:
                                     L.Dense(10, activation="softmax")), {"y": y}),
         "frozen": (lambda: _freeze(make(K, *healthy, compile=False)), {"y": y}),
         "frozen_base": (lambda: _frozen_base(K, make), {"y": y}),
+        "frozen_random_base": (lambda: _frozen_base(K, make, pretrained=False), {"y": y}),
         "deep_plain": (lambda: make(K, *[L.Conv2D(8, 3, **conv) for _ in range(12)],
                                     L.GlobalAveragePooling2D(),
                                     L.Dense(10, activation="softmax")), {"y": y}),
@@ -110,10 +111,14 @@ def _freeze(m: Any) -> Any:
     return m
 
 
-def _frozen_base(K: Any, make: Any) -> Any:
+def _frozen_base(K: Any, make: Any, pretrained: bool = True) -> Any:
     base = K.Sequential([K.Input((8, 8, 1)), *[K.layers.Conv2D(64, 3, padding="same",
                                                                 activation="relu")
                                                 for _ in range(3)]], name="base")
+    if pretrained:  # what training leaves: biases away from their zero start
+        rng = np.random.default_rng(0)
+        base.set_weights([w if w.ndim > 1 else rng.normal(0, 0.01, w.shape).astype(w.dtype)
+                          for w in base.get_weights()])
     base.trainable = False
     return make(K, base, K.layers.GlobalAveragePooling2D(), K.layers.Dense(10,
                                                                           activation="softmax"))
@@ -140,6 +145,7 @@ POSITIVE = [
     ("sigmoid_x5", "MODEL_SATURATING_ACTIVATION", "warning"),
     ("frozen", "MODEL_FROZEN", "error"),
     ("frozen_base", "MODEL_FROZEN", "info"),
+    ("frozen_random_base", "MODEL_FROZEN", "error"),
     ("deep_plain", "MODEL_NO_NORMALIZATION_LAYER", "warning"),
     ("all_linear", "MODEL_NO_NONLINEARITY", "warning"),
     ("dropout_0.8", "MODEL_EXCESSIVE_DROPOUT", "warning"),

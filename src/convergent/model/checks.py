@@ -482,6 +482,17 @@ def check_frozen(ctx: LintContext, params: dict[str, Any]) -> Iterator[Finding]:
             "Every layer is frozen (trainable=False), so fit() cannot change anything.",
             {"trainable_params": 0, "params": f.n_params}, "unfreeze")]
     frac = f.n_trainable / max(f.n_params, 1)
+    frozen = [lf for lf in f.layers if not lf.trainable and lf.n_params]
+    known = [lf for lf in frozen if lf.at_init is not None]
+    if frac < FROZEN_FRACTION and f.n_params and known and all(lf.at_init for lf in known):
+        return [_finding(
+            Code.MODEL_FROZEN, Severity.ERROR, 0.9,
+            "The frozen layers were never trained",
+            f"Only {frac:.1%} of the weights are trainable, and the frozen layers still hold "
+            "their initial values (biases exactly zero, normalization statistics at 0/1): "
+            "they compute fixed random features. Freeze only pretrained layers; train these.",
+            {"trainable_fraction": round(frac, 4), "threshold": FROZEN_FRACTION,
+             "frozen_layers_at_init": [lf.name for lf in known][:20]}, "unfreeze")]
     if frac < FROZEN_FRACTION and f.n_params:
         return [_finding(
             Code.MODEL_FROZEN, Severity.INFO, 0.5,

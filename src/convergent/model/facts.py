@@ -55,6 +55,9 @@ class LayerFact:
     regularized: bool = False  # kernel regularizer present
     in_shape: tuple | None = None
     out_shape: tuple | None = None
+    # still exactly as initialised (None: cannot tell): a bias of exact zeros, or
+    # normalization statistics of exactly 0 mean / 1 variance; any training step moves them
+    at_init: bool | None = None
 
 
 @dataclass
@@ -192,6 +195,19 @@ def _leaf_layers(model: Any) -> list[Any]:
     return out
 
 
+def _all_equal(variable: Any, value: float) -> bool | None:
+    """True when every entry of ``variable`` equals ``value``; None without a variable."""
+    if variable is None:
+        return None
+    try:
+        import numpy as np
+        from keras import ops
+
+        return bool(np.all(ops.convert_to_numpy(variable) == value))
+    except Exception:  # noqa: BLE001 - an odd variable: unknown
+        return None
+
+
 def layer_fact(layer: Any) -> LayerFact:
     kind = _cls_kind(layer)
     lf = LayerFact(name=layer.name, cls=type(layer).__name__, kind=kind,
@@ -212,6 +228,7 @@ def layer_fact(layer: Any) -> LayerFact:
                 lf.init = type(init).__name__
                 lf.init_var, lf.init_constant = init_variance(init, lf.fan_in, lf.fan_out)
         lf.regularized = getattr(layer, "kernel_regularizer", None) is not None
+        lf.at_init = _all_equal(getattr(layer, "bias", None), 0.0)
     elif kind == "act":
         if lf.cls == "Activation":
             lf.activation = _act_name(layer.activation)
@@ -221,6 +238,10 @@ def layer_fact(layer: Any) -> LayerFact:
     elif kind == "dropout":
         rate = getattr(layer, "rate", None)
         lf.rate = float(rate) if rate is not None else None
+    elif kind == "norm":
+        mean = _all_equal(getattr(layer, "moving_mean", None), 0.0)
+        var = _all_equal(getattr(layer, "moving_variance", None), 1.0)
+        lf.at_init = None if mean is None or var is None else (mean and var)
     try:
         lf.in_shape = _shape(layer.input)
         lf.out_shape = _shape(layer.output)
