@@ -68,10 +68,15 @@ def test_confidence_out_of_range_is_rejected():
          "MODEL_TOO_LARGE"),
         ([("TRAIN_LR_TOO_HIGH", "error"), ("MODEL_NO_NORMALIZATION_LAYER", "info")],
          "TRAIN_LR_TOO_HIGH"),
+        ([("DATA_DARK", "warning"), ("TRAIN_LR_TOO_HIGH", "error")], "TRAIN_LR_TOO_HIGH"),
+        ([("DATA_DUPLICATES", "warning"), ("DATA_IMBALANCE", "warning")], "DATA_IMBALANCE"),
+        ([("DATA_BLURRY", "warning"), ("TRAIN_STUCK_AT_CHANCE", "error")], "DATA_BLURRY"),
     ],
     ids=["cause-before-symptom", "warning-cause-before-error-symptom",
          "info-last", "error-before-warning", "fatal-first", "data-before-training-setting",
-         "model-before-training-setting", "training-cause-before-advice"],
+         "model-before-training-setting", "training-cause-before-advice",
+         "quality-after-training-cause", "quality-after-other-data-cause",
+         "quality-before-symptom"],
 )
 def test_ranking_puts_root_cause_first(codes, first):
     ranked = rank([make(c, s) for c, s in codes])

@@ -97,13 +97,21 @@ class Code(str, Enum):
 # *fatal* causes make learning impossible whatever else is right. Order: causes before
 # symptoms (at error/warning severity); among causes, what the data and the model are
 # (static facts, measured directly) before training settings (inferred from the run: a
-# learning rate that blows up on raw 0-255 pixels is the reaction, the pixels the cause);
+# learning rate that blows up on raw 0-255 pixels is the reaction, the pixels the cause),
+# and image-quality findings (some dark, blurry, duplicate ... images) after both;
 # then severity, then fatal before other causes, then confidence. Info findings are
 # advice and come last.
 SYMPTOMS: frozenset[Code] = frozenset({
     Code.TRAIN_DIVERGED, Code.TRAIN_EXPLODING_GRADIENTS, Code.TRAIN_VANISHING_GRADIENTS,
     Code.TRAIN_DYING_RELU, Code.TRAIN_STUCK_AT_CHANCE, Code.TRAIN_OVERFITTING,
     Code.TRAIN_UNDERFITTING, Code.TRAIN_OSCILLATION,
+})
+# Image-quality findings describe some of the images; they cost accuracy in proportion to
+# their share but do not stop a run from converging, so they rank after the other causes.
+QUALITY: frozenset[Code] = frozenset({
+    Code.DATA_DARK, Code.DATA_BRIGHT, Code.DATA_LOW_CONTRAST, Code.DATA_BLURRY,
+    Code.DATA_OUTLIER, Code.DATA_DUPLICATES, Code.DATA_ODD_SIZE, Code.DATA_GRAYSCALE_AS_RGB,
+    Code.DATA_LOW_VARIETY,
 })
 FATAL_CAUSES: frozenset[Code] = frozenset({
     Code.DATA_NONFINITE, Code.DATA_LABELS_MISALIGNED, Code.DATA_EMPTY_CLASS,
@@ -163,6 +171,7 @@ def rank_key(f: Finding) -> tuple:
     return (
         f.severity is Severity.INFO,
         f.code in SYMPTOMS,
+        f.code in QUALITY,
         f.code.value.startswith("TRAIN_"),
         f.severity.rank,
         f.code not in FATAL_CAUSES,

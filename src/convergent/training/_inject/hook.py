@@ -265,6 +265,13 @@ def _tf_dataset_replayable(ds: Any) -> bool:
     return True
 
 
+def _replayable(data: Any) -> bool:
+    """Reading ``data`` before training changes nothing it yields later."""
+    if hasattr(data, "element_spec"):
+        return _tf_dataset_replayable(data)
+    return hasattr(data, "__getitem__") and hasattr(data, "__len__")
+
+
 def _first_batch(data: Any) -> tuple[Any, Any] | None:
     if hasattr(data, "element_spec"):
         batch = next(iter(data.take(1)))
@@ -319,8 +326,9 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
     elif x is not None:
         kind = "tf.data" if hasattr(x, "element_spec") else type(x).__name__
         record["input"] = {"kind": kind}
-        safe = _tf_dataset_replayable(x) if kind == "tf.data" else (
-            hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+        safe = _replayable(x)
+        val_pipe = val if val is not None and not isinstance(val, (tuple, list)) and \
+            _replayable(val) else None
         if hasattr(x, "classes") and _is_array(getattr(x, "classes", None)):
             facts.update(label_facts(x.classes))  # DirectoryIterator's label array
         if hasattr(x, "batch_size") and isinstance(getattr(x, "batch_size", None), int):
@@ -331,8 +339,8 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
             try:
                 from convergent.data.arrays import check_batches
 
-                with rng_guard(), attribute_guard(x):
-                    findings += check_batches(x, max_batches=MAX_CHECK_BATCHES)
+                with rng_guard(), attribute_guard(x), attribute_guard(val_pipe):
+                    findings += check_batches(x, val_pipe, max_batches=MAX_CHECK_BATCHES)
                     if probe is None and x_val is None:
                         probe = _first_batch(x)
             except ImportError:
