@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -105,13 +101,8 @@ TORCH_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
-def test_torch_backend_crashes_and_double_softmax() -> None:
-    env = dict(os.environ, KERAS_BACKEND="torch")
-    out = subprocess.run([sys.executable, "-c", TORCH_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=300, check=False)
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    assert res["backend"] == "torch"
+def test_torch_backend_crashes_and_double_softmax(on_backend) -> None:
+    res = on_backend(TORCH_SCRIPT, timeout=300)
     assert res["crash"] == [["MODEL_OUTPUT_UNITS"], ["MODEL_LOSS_MISMATCH"],
                             ["MODEL_LOSS_MISMATCH"], ["MODEL_OUTPUT_UNITS"]]
     # on torch the loss applies softmax twice: a warning, not TF's silent correction

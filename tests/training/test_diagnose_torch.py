@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -44,13 +40,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_diagnose_on_torch() -> None:
-    env = dict(os.environ, KERAS_BACKEND="torch")
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=600, check=False)
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    assert res["backend"] == "torch"
+def test_diagnose_on_torch(on_backend) -> None:
+    res = on_backend(SCRIPT, timeout=600)
     assert res["same"] and res["progress"] > 0.3 and res["healthy"] == [], res
     assert len(res["grads"]) == 3 and all(v > 0 for row in res["grads"] for v in row)
     assert res["high"][0] == "TRAIN_LR_TOO_HIGH", res["high"]

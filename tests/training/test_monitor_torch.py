@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -47,13 +43,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_monitor_on_torch_same_weights_and_gradients() -> None:
-    env = dict(os.environ, KERAS_BACKEND="torch")
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=300, check=False)
-    assert out.returncode == 0, out.stderr[-3000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    assert res["backend"] == "torch"
+def test_monitor_on_torch_same_weights_and_gradients(on_backend) -> None:
+    res = on_backend(SCRIPT, timeout=300)
     assert res["same"], "the Monitor changed the training result on torch"
     assert res["errors"] == []
     assert len(res["grads"]) >= 3 and all(v > 0 for row in res["grads"] for v in row)
