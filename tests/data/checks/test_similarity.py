@@ -138,3 +138,12 @@ def test_true_and_partly_noisy_labels_are_not_misaligned():
     report = scan(x, noisy)
     assert _find(report, "DATA_LABELS_MISALIGNED") is None
     assert _find(report, "DATA_LABEL_NOISE") is not None
+
+
+def test_leakage_severity_grows_with_the_leaked_share(leaky):
+    from convergent.data.checks.similarity import LEAK_MAJORITY, _leak_severity
+
+    _, report = leaky
+    assert _find(report, "DATA_LEAKAGE").severity.value == "warning"  # 3 of 19 held out
+    assert _leak_severity(1, 200).value == "info"
+    assert _leak_severity(int(LEAK_MAJORITY * 200), 200).value == "error"
