@@ -71,8 +71,10 @@ def test_callbacks_are_added_not_replaced(keras):
 
 def test_saturating_activation_becomes_relu_in_place(keras):
     user = mlp(keras, act="sigmoid")
-    run(keras, finding(Code.MODEL_SATURATING_ACTIVATION, "relu_activation"), model=user)
+    c = run(keras, finding(Code.MODEL_SATURATING_ACTIVATION, "relu_activation"), model=user)
     assert keras.activations.serialize(user.layers[1].activation) == "relu"
+    # the code change names this model's own layers, not a template layer
+    assert 'activation="relu"' in c.code and user.layers[1].name in c.code
 
 
 def test_output_activation_and_from_logits(keras):

@@ -87,7 +87,7 @@ class _State:
     recompile: bool = False
 
 
-Handler = Callable[[_State], str]   # returns a one-line description of the change
+Handler = Callable[[_State], "str | tuple[str, str]"]  # description[, snippet]
 HANDLERS: dict[str, Handler] = {}
 NOT_AT_RUNTIME = {
     "batch_norm": "adding layers changes the architecture; edit the model code",
@@ -152,10 +152,12 @@ def apply(findings: Sequence[Finding], model: Any, compile_kwargs: dict[str, Any
             except (ValueError, TypeError, AttributeError) as e:
                 change.skipped.append({"remedy": rid, "why": f"could not apply: {e}"})
                 continue
+            # a handler may return (description, the snippet for this model's own layers)
+            what, snippet = what if isinstance(what, tuple) else (what, CATALOG[rid].code)
             change.applied.append({"remedy": rid, "code": f.code.value, "change": what,
-                                   "snippet": CATALOG[rid].code})
+                                   "snippet": snippet})
             lines.append(f"# {f.code.value}: {CATALOG[rid].summary} ({what})\n"
-                         + "\n".join(f"+ {ln}" for ln in CATALOG[rid].code.splitlines()))
+                         + "\n".join(f"+ {ln}" for ln in snippet.splitlines()))
         if change.applied:
             change.model = state.model
             change.compile_kwargs, change.fit_kwargs = state.compile_kwargs, state.fit_kwargs
@@ -413,31 +415,39 @@ def _flat_layers(model: Any) -> list[Any]:
     return out
 
 
-def _set_activation(s: _State, name: str, only: set[str] | None) -> int:
+def _set_activation(s: _State, name: str, only: set[str] | None) -> list[str]:
+    """Switch the hidden layers' activation to ``name``; returns the changed layers."""
     import keras
 
-    n = 0
+    changed = []
     for ly in _hidden(s.model):
         current = keras.activations.serialize(ly.activation)
         current = current if isinstance(current, str) else str(current)
         if only is None or current in only:
             ly.activation = keras.activations.get(name)
-            n += 1
-    if n == 0:
+            changed.append(ly.name)
+    if not changed:
         raise ValueError(f"no hidden layer to switch to {name}")
-    return n
+    return changed
+
+
+def _activation_snippet(names: list[str], act: str) -> str:
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    return f'activation="{act}"  # in layers {shown}'
 
 
 @handler("relu_activation")
-def _h_relu(s: _State) -> str:
-    n = _set_activation(s, "relu", {"sigmoid", "tanh", "hard_sigmoid", "softsign"})
-    return f"{n} hidden layer(s): sigmoid/tanh -> relu"
+def _h_relu(s: _State) -> tuple[str, str]:
+    names = _set_activation(s, "relu", {"sigmoid", "tanh", "hard_sigmoid", "softsign"})
+    return (f"{len(names)} hidden layer(s): sigmoid/tanh -> relu",
+            _activation_snippet(names, "relu"))
 
 
 @handler("leaky_relu")
-def _h_leaky(s: _State) -> str:
-    n = _set_activation(s, "leaky_relu", {"relu"})
-    return f"{n} hidden layer(s): relu -> leaky_relu"
+def _h_leaky(s: _State) -> tuple[str, str]:
+    names = _set_activation(s, "leaky_relu", {"relu"})
+    return (f"{len(names)} hidden layer(s): relu -> leaky_relu",
+            _activation_snippet(names, "leaky_relu"))
 
 
 @handler("he_init")
