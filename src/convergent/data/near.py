@@ -99,6 +99,14 @@ def _windows(img: np.ndarray) -> np.ndarray:
     return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-6)
 
 
+def _centre(img: np.ndarray) -> np.ndarray:
+    """The unshifted interior window, standardized (the middle row of ``_windows``)."""
+    s = img.shape[0]
+    a = img[MARGIN:s - MARGIN, MARGIN:s - MARGIN].ravel().astype(np.float32)
+    a -= a.mean()
+    return a / max(float(np.linalg.norm(a)), 1e-6)
+
+
 def aligned_corr(g32: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Best correlation of each pair's 32x32 images over ZOOMS x shifts, either direction.
 
@@ -112,8 +120,7 @@ def aligned_corr(g32: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     pairs = np.asarray(pairs, np.int64)
     used = np.unique(pairs)
     slot = {int(u): n for n, u in enumerate(used)}
-    mid = (2 * SHIFT + 1) ** 2 // 2
-    centres = np.stack([_windows(g32[u].astype(np.float32).reshape(s, s))[mid] for u in used])
+    centres = np.stack([_centre(g32[u].astype(np.float32).reshape(s, s)) for u in used])
     # both directions: (source, destination, pair number)
     src = np.concatenate([pairs[:, 0], pairs[:, 1]])
     dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
