@@ -255,6 +255,27 @@ def test_optimizer_negative_momentum_or_adam() -> None:
         assert "TRAIN_OPTIMIZER" not in codes(RunFacts(history=h, optimizer=opt), "warning")
 
 
+@pytest.mark.parametrize("opt", [
+    {"name": "adadelta", "learning_rate": 0.001},
+    {"name": "adam", "learning_rate": 0.001, "epsilon": 1.0},
+    {"name": "rmsprop", "learning_rate": 0.001, "epsilon": 0.5}],
+    ids=["adadelta-default-lr", "adam-epsilon-1", "rmsprop-epsilon-0.5"])
+def test_optimizer_positive_crippled_adaptive_settings(opt) -> None:
+    h = {"loss": [2.3, 2.28, 2.27, 2.26], "accuracy": [0.1, 0.11, 0.12, 0.12]}
+    f = next(f for f in analyze_curves(RunFacts(history=h, optimizer=opt)).findings
+             if f.code.value == "TRAIN_OPTIMIZER")
+    assert f.severity is Severity.WARNING and f.evidence["threshold"]
+
+
+def test_optimizer_negative_sane_adaptive_settings_or_learning_well() -> None:
+    slow = {"loss": [2.3, 2.28, 2.27, 2.26], "accuracy": [0.1, 0.11, 0.12, 0.12]}
+    for opt in ({"name": "adadelta", "learning_rate": 1.0},
+                {"name": "adam", "learning_rate": 0.001, "epsilon": 1e-7}):
+        assert "TRAIN_OPTIMIZER" not in codes(RunFacts(history=slow, optimizer=opt), "warning")
+    fine = RunFacts(history=healthy(), optimizer={"name": "adadelta", "learning_rate": 0.001})
+    assert "TRAIN_OPTIMIZER" not in codes(fine, "warning")
+
+
 def test_no_regularization_positive_gap() -> None:
     h = healthy(20)
     h["val_accuracy"] = [a - 0.3 for a in h["accuracy"]]

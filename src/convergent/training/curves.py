@@ -635,23 +635,47 @@ def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     return out
 
 
-@CURVES.register("optimizer", codes=[Code.TRAIN_OPTIMIZER])
+@CURVES.register("optimizer", codes=[Code.TRAIN_OPTIMIZER],
+                 # Adadelta was designed to need no learning rate (Zeiler 2012: the update
+                 # is used as is, i.e. lr 1.0, the old Keras default); Keras 3 defaults to
+                 # 0.001, a 1000x smaller step (tensorflow#32950)
+                 ADADELTA_MIN_LR=0.1,
+                 # Adam-type epsilon above 0.1 exceeds the gradient RMS of a typical network
+                 # (1e-3..1e-1), so sqrt(v) + eps ~ eps: no per-weight scaling, plain SGD at
+                 # lr/eps (tensorflow#36785); Keras' default is 1e-7
+                 ADAM_MAX_EPSILON=0.1)
 def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     opt = facts.optimizer or {}
-    if str(opt.get("name", "")).lower() != "sgd" or float(opt.get("momentum") or 0.0) > 0:
-        return []
+    name = str(opt.get("name", "")).lower()
     loss = facts.series("loss")
     slow = (loss.size >= 3 and np.isfinite(loss).all()
             and (facts.initial_loss() or loss[0]) > 0
             and loss[-1] > 0.5 * (facts.initial_loss() or loss[0]) and _poorly_fit(facts))
     if not slow:
         return []
+    ev = {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])}
+    lr, eps = opt.get("learning_rate"), opt.get("epsilon")
+    if name == "adadelta" and lr is not None and lr < p["ADADELTA_MIN_LR"]:
+        return [make_finding(
+            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.85, f"Adadelta at learning rate {lr:g}",
+            "Adadelta was designed to run with learning rate 1.0 (the old Keras default); "
+            f"Keras 3 defaults to 0.001, so each step is ~1000x too small and the loss has "
+            "not even halved. Use Adadelta(learning_rate=1.0), or Adam.",
+            {**ev, "threshold": {"learning_rate_min": p["ADADELTA_MIN_LR"]}}, 0, "adam")]
+    if name in ("adam", "adamw", "nadam", "adamax", "rmsprop") and eps is not None and \
+            eps > p["ADAM_MAX_EPSILON"]:
+        return [make_finding(
+            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.85, f"{name} with epsilon={eps:g}",
+            f"An epsilon of {eps:g} dwarfs the gradients' running RMS, so the optimizer "
+            "loses its per-weight scaling and behaves like plain SGD with a tiny step; the "
+            "loss has not even halved. Keep the default epsilon (1e-7).",
+            {**ev, "threshold": {"epsilon_max": p["ADAM_MAX_EPSILON"]}}, 0, "adam")]
+    if name != "sgd" or float(opt.get("momentum") or 0.0) > 0:
+        return []
     return [make_finding(
         Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.6, "Plain SGD without momentum learns slowly",
         "The optimizer is SGD with no momentum and the loss has not even halved. Adam (or "
-        "SGD with momentum 0.9) reaches a good fit in far fewer epochs.",
-        {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])},
-        0, "adam")]
+        "SGD with momentum 0.9) reaches a good fit in far fewer epochs.", ev, 0, "adam")]
 
 
 @CURVES.register("no_regularization", codes=[Code.TRAIN_NO_REGULARIZATION],

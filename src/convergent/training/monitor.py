@@ -485,7 +485,7 @@ def _optimizer_facts(model: Any) -> dict[str, Any] | None:
         out["learning_rate"] = float(_to_numpy(opt.learning_rate))
     except Exception:
         pass
-    for attr in ("momentum", "weight_decay"):
+    for attr in ("momentum", "weight_decay", "epsilon"):
         v = getattr(opt, attr, None)
         if isinstance(v, (int, float)):
             out[attr] = float(v)
