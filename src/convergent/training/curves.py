@@ -659,7 +659,7 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         return [make_finding(
             Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.85, f"Adadelta at learning rate {lr:g}",
             "Adadelta was designed to run with learning rate 1.0 (the old Keras default); "
-            f"Keras 3 defaults to 0.001, so each step is ~1000x too small and the loss has "
+            "Keras 3 defaults to 0.001, so each step is ~1000x too small and the loss has "
             "not even halved. Use Adadelta(learning_rate=1.0), or Adam.",
             {**ev, "threshold": {"learning_rate_min": p["ADADELTA_MIN_LR"]}}, 0, "adam")]
     if name in ("adam", "adamw", "nadam", "adamax", "rmsprop") and eps is not None and \
