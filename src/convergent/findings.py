@@ -172,7 +172,7 @@ def rank_key(f: Finding) -> tuple:
         f.severity is Severity.INFO,
         f.code in SYMPTOMS,
         f.code in QUALITY,
-        f.code.value.startswith("TRAIN_"),
+        f.code.family == "training",
         f.severity.rank,
         f.code not in FATAL_CAUSES,
         -float(f.confidence),
