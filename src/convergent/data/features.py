@@ -46,6 +46,11 @@ EMB_DIM = EMB_PX * EMB_PX
 HOG_DIM = HOG_CELLS * HOG_CELLS * HOG_BINS
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as PIL's "L"
 
+# chan_diff (mean |R-G|, |G-B|) below one 8-bit level: no colour information (JPEG stores
+# a gray image's chroma as exactly neutral, so re-encoded gray stays < 0.5; first
+# principles). Used by the grayscale check and the near-copy colour gates.
+GRAY_DIFF = 1.0
+
 COLUMNS: dict[str, Any] = {
     "size_bytes": np.int64, "ok": bool, "error": object, "width": np.int32,
     "height": np.int32, "mode": object, "bands": np.int8, "chan_diff": np.float32,

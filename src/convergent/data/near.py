@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from convergent.data.features import GRAY_DIFF
+
 K_NEIGHBOURS = 6  # candidates per image per embedding (near copies rank first)
 # Thresholds measured by benchmarks/perf/scan_near_thresholds.py on healthy generated
 # folders (1,000 images each, mnist and animals glyphs rendered in colour; distinct images
@@ -49,7 +51,6 @@ MARGIN = 3  # px trimmed from the 32x32 border before shifting
 # z <= -4, crops z ~ -4 (mnist) to -1 (8x8 digits, where a crop is a new digit);
 # distinct neighbours pass at 1 % of images.
 NEAR_Z = 3.5
-GRAY_DIFF = 1.0  # mean |R-G|, |G-B| below one 8-bit level: no colour (as checks/files.py)
 
 
 def _knn_pairs(x: np.ndarray, k: int) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 
 from convergent.data.arrays import MIN_PER_CLASS, count_findings
 from convergent.data.checks import DATA_CHECKS, MAX_LISTED, Context
+from convergent.data.features import GRAY_DIFF
 from convergent.findings import Code, Finding, Severity
 from convergent.remedies.catalog import remedies_for
 
@@ -19,9 +20,6 @@ ASPECT_MAX = 1.5
 # Area further than 4x from the median (each side ~2x): upscaling invents detail,
 # downscaling by > 2x per side drops it (first principles).
 AREA_MAX = 4.0
-# Mean |R-G|, |G-B| below one 8-bit level: no colour information (JPEG stores a gray
-# image's chroma as exactly neutral, so re-encoded gray stays < 0.5; first principles).
-GRAY_DIFF = 1.0
 
 
 @DATA_CHECKS.register("corrupt", codes=[Code.DATA_CORRUPT])
