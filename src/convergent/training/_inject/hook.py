@@ -251,18 +251,27 @@ def _tf_dataset_replayable(ds: Any) -> bool:
     Shuffles reseed per iterator, and map/generator stages may draw random numbers, so
     a pipeline containing any of them is never read before training.
     """
-    seen, stack = 0, [ds]
-    while stack and seen < 100:
-        d = stack.pop()
-        seen += 1
+    for d in _stages(ds):
+        if d is None:  # unknown dataset type
+            return False
         name = type(d).__name__.lower()
         if any(w in name for w in ("shuffle", "random", "map", "generator", "interleave")):
             return False
+    return True
+
+
+def _stages(ds: Any, limit: int = 100) -> Iterator[Any]:
+    """``ds`` and the tf.data stages it reads from (at most ``limit``); ``None`` marks a
+    stage whose inputs cannot be listed (not a tf.data dataset)."""
+    seen, stack = 0, [ds]
+    while stack and seen < limit:
+        d = stack.pop()
+        seen += 1
+        yield d
         try:
             stack.extend(d._inputs())
         except Exception:  # noqa: BLE001 - unknown dataset type
-            return False
-    return True
+            yield None
 
 
 def _replayable(data: Any) -> bool:
@@ -502,20 +511,12 @@ def input_files(x: Any) -> list[str] | None:
     """The image files a fit input reads, when its loader exposes them: ``file_paths`` of
     ``image_dataset_from_directory`` (also under later ``map``/``batch``/``prefetch``
     stages) or ``filepaths`` of ``flow_from_directory``."""
-    stack, seen = [x], 0
-    while stack and seen < 100:
-        d = stack.pop()
-        seen += 1
+    for d in _stages(x):
         for attr in ("file_paths", "filepaths"):
             paths = getattr(d, attr, None)
             if isinstance(paths, (list, tuple)) and paths and \
                     all(isinstance(p, str) for p in paths):
                 return list(paths)
-        if hasattr(d, "element_spec"):
-            try:
-                stack.extend(d._inputs())
-            except Exception:  # noqa: BLE001 - not a tf.data dataset after all
-                pass
     return None
 
 
