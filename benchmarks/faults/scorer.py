@@ -107,10 +107,12 @@ def convergent_bin() -> list[str]:
     return [found] if found else [sys.executable, "-m", "convergent.cli"]
 
 
-def _run(cmd: list[str], cwd: Path, report: Path, timeout: float, name: str) -> Outcome:
+def _run(cmd: list[str], cwd: Path, report: Path, timeout: float, name: str,
+         extra_env: dict[str, str] | None = None) -> Outcome:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0",
                CUDA_VISIBLE_DEVICES="", KERAS_BACKEND=os.environ.get("KERAS_BACKEND",
                                                                      "tensorflow"))
+    env.update(extra_env or {})
     start = time.perf_counter()
     code: int | None
     try:
@@ -135,18 +137,26 @@ def _run(cmd: list[str], cwd: Path, report: Path, timeout: float, name: str) -> 
     return Outcome(name, classify_failure(code, stderr), seconds, exit_code=code, message=tail)
 
 
-def run_script(name: str, timeout: float = DEFAULT_TIMEOUT, repair: bool = False) -> Outcome:
-    """Copy one case script to a neutral folder and run it under ``convergent run``."""
+def run_script(name: str, timeout: float = DEFAULT_TIMEOUT, repair: bool = False,
+               script: str = "train.py", env: dict[str, str] | None = None,
+               budget: float | None = None) -> Outcome:
+    """Copy one case script to a neutral folder and run it under ``convergent run``.
+
+    ``script`` picks another file of the case (e.g. ``fixed.py``; it still runs as
+    ``train.py``), ``env`` adds environment variables, ``budget`` is ``run --budget``.
+    """
     with tempfile.TemporaryDirectory(prefix="convergent-bench-") as tmp:
         work = Path(tmp) / "case"
         work.mkdir()
-        shutil.copy(CASES_DIR / name / "train.py", work / "train.py")
+        shutil.copy(CASES_DIR / name / script, work / "train.py")
         report = Path(tmp) / "report.json"
         cmd = convergent_bin() + ["run", "--json", str(report), "--quiet"]
         if repair:
             cmd.append("--repair")
+        if budget is not None:
+            cmd += ["--budget", f"{budget:.1f}"]
         cmd += ["--", sys.executable, "train.py"]
-        return _run(cmd, work, report, timeout, name)
+        return _run(cmd, work, report, timeout, name, env)
 
 
 def run_scan(name: str, folder: Path, timeout: float = DEFAULT_TIMEOUT) -> Outcome:

@@ -162,5 +162,6 @@ def test_search_seed_and_best_index():
     assert best_index([{"val_loss": 1.0, "loss": 1.0}, nan]) == 0
     assert best_index([{"val_loss": 1.0, "loss": 2.0}, {"val_loss": 1.0, "loss": 1.0}]) == 1
     assert best_index([{"val_loss": 0.5}, {"val_loss": 0.5}]) == 0  # a tie keeps the earlier
+    assert best_index([{"val_loss": "NaN"}, {"val_loss": 3.0}]) == 1  # as a JSON report has it
     with pytest.raises(ValueError):
         search_seed("random:x")

@@ -52,10 +52,17 @@ def _history(monitor: Any) -> dict[str, list[float]]:
     return {k: [round(float(v), 5) for v in vals] for k, vals in monitor.history.items()}
 
 
-def score_key(d: dict[str, float]) -> tuple[float, float]:
+def _finite_or_inf(x: Any) -> float:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):  # missing, or "NaN" as a report writes it
+        return math.inf
+    return x if math.isfinite(x) else math.inf
+
+
+def score_key(d: dict[str, Any]) -> tuple[float, float]:
     """Sort key of a fit's final metrics, best first: (val_loss, loss); NaN counts as worst."""
-    v, t = d.get("val_loss", math.inf), d.get("loss", math.inf)
-    return (v if math.isfinite(v) else math.inf, t if math.isfinite(t) else math.inf)
+    return _finite_or_inf(d.get("val_loss")), _finite_or_inf(d.get("loss"))
 
 
 def _improved(before: dict[str, float], after: dict[str, float]) -> bool:

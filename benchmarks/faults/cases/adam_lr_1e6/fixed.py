@@ -1,0 +1,21 @@
+import keras
+from keras import layers
+from convergent.datasets import load, subsample
+
+keras.utils.set_random_seed(0)
+x, y, names = load("animals")
+x, y = subsample(x, y, 150)
+x = x.astype("float32")[..., None] / 255.0
+
+model = keras.Sequential([
+    keras.Input(shape=(28, 28, 1)),
+    layers.Conv2D(32, 3, activation="relu"),
+    layers.MaxPooling2D(),
+    layers.Conv2D(64, 3, activation="relu"),
+    layers.Flatten(),
+    layers.Dense(64, activation="relu"),
+    layers.Dense(10, activation="softmax"),
+])
+model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=5, batch_size=32, validation_split=0.2, verbose=2)

@@ -1,0 +1,20 @@
+import keras
+from keras import layers
+from convergent.datasets import load, subsample
+
+keras.utils.set_random_seed(0)
+x, y, names = load("mnist")
+x, y = subsample(x, y, 200)
+x = x.astype("float32") / 255.0
+
+model = keras.Sequential([
+    keras.Input(shape=(28, 28)),
+    layers.Flatten(),
+    layers.Dense(128, activation="relu"),
+    layers.Dropout(0.2),
+    layers.Dense(64, activation="relu"),
+    layers.Dropout(0.2),
+    layers.Dense(10, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, epochs=6, batch_size=32, validation_split=0.2, verbose=2)
