@@ -147,3 +147,13 @@ def test_leakage_severity_grows_with_the_leaked_share(leaky):
     assert _find(report, "DATA_LEAKAGE").severity.value == "warning"  # 3 of 19 held out
     assert _leak_severity(1, 200).value == "info"
     assert _leak_severity(int(LEAK_MAJORITY * 200), 200).value == "error"
+
+
+def test_leakage_within_the_validation_noise_is_advice():
+    from convergent.data.checks.similarity import _leak_severity
+
+    # one standard error of a 400-image accuracy is 2.5 %: 10 copies are inside it
+    assert _leak_severity(10, 400).value == "info"
+    assert _leak_severity(11, 400).value == "warning"
+    # large validation sets keep the 1 % floor (SE of 20,000 images is 0.35 %)
+    assert _leak_severity(201, 20_000).value == "warning"

@@ -22,6 +22,11 @@ from convergent.remedies.catalog import remedies_for
 # stops over (first principles, sRGB transfer curve).
 DARK_MAX = 0.2
 BRIGHT_MIN = 0.8
+# Under-exposure darkens the highlights too: white exposed 2.5 stops under (the DARK_MAX
+# reasoning) is 1/5.7 linear, 0.46 encoded. An image whose brightest 1 % still reaches
+# 0.5 has well-exposed content that is merely small (a thin digit on black, a near-empty
+# shape), which is not an exposure fault (first principles, sRGB transfer curve).
+DARK_P99_MAX = 0.5
 # Contrast = max - min of the 16x16 area-averaged luminance (noise averaged out). Below
 # 0.15 of full scale (38 of 255 levels) shapes are faint (first principles). RMS contrast
 # (std) was tried first and rejected: on healthy generated folders images with a small
@@ -66,13 +71,14 @@ def exposure_flags(ctx: Context) -> dict[str, np.ndarray]:
         return ctx.cache["exposure"]
     rows = np.flatnonzero(ctx.ok)
     b = np.clip(ctx.df["bright"].to_numpy(np.float64)[rows], 1e-3, 1 - 1e-3)
+    p99 = ctx.df["p99"].to_numpy(np.float64)[rows]
     # log space: perceived brightness is roughly logarithmic (Weber-Fechner), so a dark
     # image is judged by its factor below the typical brightness, a bright one by the
     # factor its distance to white shrank
     z_dark = robust_z(np.log(b), LOG_MAD_FLOOR)
     z_bright = robust_z(np.log(1.0 - b), LOG_MAD_FLOOR)
     ctx.cache["exposure"] = {
-        "dark": rows[(z_dark < -ROBUST_Z) & (b < DARK_MAX)],
+        "dark": rows[(z_dark < -ROBUST_Z) & (b < DARK_MAX) & (p99 < DARK_P99_MAX)],
         "bright": rows[(z_bright < -ROBUST_Z) & (b > BRIGHT_MIN)],
         "rows": rows,
     }
@@ -87,7 +93,8 @@ def dark(ctx: Context, params: dict[str, Any]) -> list[Finding]:
         "{n} image(s) far darker than the rest",
         "These images are much darker than the rest of the dataset: their content sits in "
         "a few gray levels, and the model may learn exposure instead of content.",
-        {"mean_luminance_max": DARK_MAX, "robust_z_of_log_below": -ROBUST_Z}, "bright")
+        {"mean_luminance_max": DARK_MAX, "p99_luminance_max": DARK_P99_MAX,
+         "robust_z_of_log_below": -ROBUST_Z}, "bright")
 
 
 @DATA_CHECKS.register("bright", codes=[Code.DATA_BRIGHT])
