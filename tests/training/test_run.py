@@ -62,7 +62,9 @@ def test_run_fits_crash_and_identical_weights(tmp_path: Path) -> None:
     assert [f["status"] for f in fits] == ["done", "done", "crashed"]
     assert fits[0]["summary"]["probe"] == "on" and fits[0]["facts"]["n_val"] == 60
     assert fits[1]["input"]["kind"] == "tf.data"
-    assert any("shuffle" in n for n in fits[1]["notes"])  # not read: would reorder it
+    # read at its from_tensor_slices source, never iterated (that would reorder it)
+    assert any("source" in n and "not iterated" in n for n in fits[1]["notes"])
+    assert fits[1]["facts"]["batch_size"] == 16 and fits[1]["facts"]["n_train"] == 240
     assert len(fits[0]["history"]["loss"]) == 3 and len(fits[1]["history"]["loss"]) == 2
     assert "Traceback" in fits[2]["exception"]["traceback"]
     assert "Traceback" in r.metrics["script"]["exception"]["traceback"]

@@ -80,7 +80,8 @@ def test_shuffled_tf_data_is_not_replayed() -> None:
     assert not _tf_dataset_replayable(plain.shuffle(8))
     assert not _tf_dataset_replayable(plain.map(lambda a, b: (a + 1, b)))
     record: dict = {}
-    _, probe, _ = read_fit_arguments({"x": plain.shuffle(8)}, record)
+    mapped = plain.shuffle(8).map(lambda a, b: (a * 2, b))  # values changed: source unusable
+    _, probe, _ = read_fit_arguments({"x": mapped}, record)
     assert probe is None and any("shuffle" in n for n in record["notes"])
 
 

@@ -427,3 +427,55 @@ def label_facts(y: Any, n_classes: int | None = None) -> dict[str, Any]:
 
 def ln(x: float) -> float:
     return math.log(x)
+
+
+# Layers that may precede the first weight layer and only rescale, resize or augment (in
+# inference they are deterministic): the values they pass on are what the network sees.
+PREPROCESSING = ("Rescaling", "Normalization", "Resizing", "CenterCrop", "Lambda", "Random")
+# Weightless layers that move or drop values without rescaling them (identity in inference
+# for Dropout and GaussianNoise): skipped on the way to the first weight layer.
+VALUE_KEEPING = ("InputLayer", "Flatten", "Reshape", "Permute", "Dropout", "SpatialDropout2D",
+                 "GaussianNoise", "ZeroPadding2D", "Cropping2D")
+
+
+def network_inputs(model: Any, x: np.ndarray) -> np.ndarray | None:
+    """``x`` after the model's leading preprocessing layers (``Rescaling``,
+    ``Normalization``, ``Lambda`` ...), i.e. what its first weight layer receives; ``x``
+    itself when there are none; ``None`` when the preprocessing cannot be replayed (a
+    layer that is neither preprocessing nor a weight layer comes first, or it fails).
+
+    Example:
+        >>> import keras
+        >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Rescaling(0.5),
+        ...                       keras.layers.Dense(1)])
+        >>> network_inputs(m, np.full((1, 2), 4.0, "float32")).tolist()
+        [[2.0, 2.0]]
+    """
+    import keras
+
+    if len(getattr(model, "inputs", None) or [None]) > 1:
+        return None
+    out = x
+    for layer in _leaf_layers(model):
+        name = type(layer).__name__
+        if name in VALUE_KEEPING:
+            continue
+        if not any(name.startswith(p) for p in PREPROCESSING):
+            # the first weight layer gets ``out``; an unknown weightless layer: give up
+            return out if layer.weights else None
+        try:
+            out = keras.ops.convert_to_numpy(layer(out, training=False)
+                                             if "training" in _call_args(layer)
+                                             else layer(out))
+        except Exception:  # noqa: BLE001 - a layer that cannot run on the sample
+            return None
+    return out
+
+
+def _call_args(layer: Any) -> tuple[str, ...]:
+    import inspect
+
+    try:
+        return tuple(inspect.signature(layer.call).parameters)
+    except (TypeError, ValueError):
+        return ()

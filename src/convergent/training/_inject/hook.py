@@ -294,9 +294,11 @@ def _first_batch(data: Any) -> tuple[Any, Any] | None:
     return (batch, None)
 
 
-def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
+def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model: Any = None
                        ) -> tuple[dict[str, Any], tuple[Any, Any] | None, list[Any]]:
     """Facts, a probe batch and data findings from ``fit``'s arguments (see module doc)."""
+    from convergent.training._inject import sources
+
     x, y = arguments.get("x"), arguments.get("y")
     split = float(arguments.get("validation_split") or 0.0)
     val = arguments.get("validation_data")
@@ -305,20 +307,34 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
     findings: list[Any] = []
     notes = record.setdefault("notes", [])
     x_val = y_val = None
+    sample = None  # raw inputs, to see what the network's first weight layer receives
     if isinstance(val, (tuple, list)) and val and _is_array(val[0]):
         x_val, y_val = val[0], (val[1] if len(val) > 1 else None)
         facts["n_val"] = len(x_val)
+    kind = "arrays"
+    source = None if _is_array(x) or x is None else sources.source_arrays(x)
+    if source is not None:  # from_tensor_slices + shuffle/batch/prefetch: its arrays
+        kind = "tf.data"
+        x, y = source
+        facts["batch_size"] = sources.batch_size(arguments.get("x")) or 32
+        val_source = None if val is None or isinstance(val, (tuple, list)) else \
+            sources.source_arrays(val)
+        if val_source is not None:
+            x_val, y_val = val_source
+            facts["n_val"] = len(x_val)
+        notes.append("tf.data input read at its from_tensor_slices source (the pipeline "
+                     "itself is not iterated)")
     if _is_array(x):
         n = len(x)
         n_train = math.floor(n * (1.0 - split)) if split else n
         facts["n_train"] = n_train
         if split:
             facts["n_val"] = n - n_train
-        facts["batch_size"] = int(arguments.get("batch_size") or 32)
+        facts.setdefault("batch_size", int(arguments.get("batch_size") or 32))
         if y is not None and _is_array(y):
             facts.update(label_facts(y[:n_train]))
             probe = (x[:n_train], y[:n_train])
-        record["input"] = {"kind": "arrays", "n": n}
+        record["input"] = {"kind": kind, "n": n}
         try:
             from convergent.data.arrays import check_arrays
 
@@ -332,6 +348,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
         except Exception as e:  # noqa: BLE001
             notes.append(f"input checks failed: {type(e).__name__}: {e}")
         findings += _image_checks(x, y, x_val, y_val, n_train, record)
+        sample = x[:LOADER_SAMPLE]
     elif x is not None:
         kind = "tf.data" if hasattr(x, "element_spec") else type(x).__name__
         record["input"] = {"kind": kind}
@@ -342,9 +359,15 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
             facts.update(label_facts(x.classes))  # DirectoryIterator's label array
         if hasattr(x, "batch_size") and isinstance(getattr(x, "batch_size", None), int):
             facts["batch_size"] = x.batch_size
+        elif sources.batch_size(x):
+            facts["batch_size"] = sources.batch_size(x)
         if hasattr(x, "n") and isinstance(getattr(x, "n", None), int):
             facts["n_train"] = x.n
-        if safe:
+        loader = sources.loader_files(x)
+        if loader is not None:
+            sample = sources.decode_sample(loader)
+            findings += _loader_range(sample, notes)
+        elif safe:
             try:
                 from convergent.data.arrays import check_batches
 
@@ -362,10 +385,72 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any]
         findings += _folder_checks(x, record)
     if probe is None and x_val is not None and y_val is not None:
         probe = (x_val, y_val)
+    if model is not None and sample is not None:
+        findings = _scale_inside_model(findings, model, sample, notes)
     es = early_stopping_facts(arguments.get("callbacks"))
     if es:
         facts["early_stopping"] = es
     return facts, probe, findings
+
+
+# Inputs sampled to see what the network's first weight layer receives (see sources.py).
+LOADER_SAMPLE = 256
+
+
+def _loader_range(sample: Any, notes: list[str]) -> list[Any]:
+    """DATA_UNNORMALIZED for a folder loader whose decoded files reach ``fit`` unscaled."""
+    if sample is None:
+        return []
+    try:
+        from convergent.data.arrays import array_stats, check_summaries
+
+        return [f for f in check_summaries([array_stats(sample)])
+                if f.code.value == "DATA_UNNORMALIZED"]
+    except Exception as e:  # noqa: BLE001 - a check must never break the run
+        notes.append(f"input range check failed: {type(e).__name__}: {e}")
+        return []
+
+
+def _scale_inside_model(findings: list[Any], model: Any, sample: Any, notes: list[str]
+                        ) -> list[Any]:
+    """Drop DATA_UNNORMALIZED when the model's own leading layers (``Rescaling``,
+    ``Normalization`` ...) bring the inputs to unit scale before its first weight layer."""
+    import numpy as np
+
+    if not any(getattr(f, "code", None) is not None and f.code.value == "DATA_UNNORMALIZED"
+               for f in findings):
+        return findings
+    try:
+        from convergent.data.arrays import UNNORMALIZED_RMS
+        from convergent.model.facts import network_inputs
+
+        raw = np.asarray(_numpy(sample), dtype=np.float32)
+        # the values in the model's input shape (files of other sizes: their values
+        # repeated; rescaling and normalization act per value or per channel)
+        raw = np.resize(raw, (min(len(raw), 64), *_input_shape(model, raw)))
+        with rng_guard():
+            seen = network_inputs(model, raw)
+    except Exception as e:  # noqa: BLE001 - keep the finding when this cannot be told
+        notes.append(f"model input scale not measured: {type(e).__name__}: {e}")
+        return findings
+    if seen is None:
+        return findings
+    rms = float(np.sqrt(np.mean(np.square(seen.astype(np.float64)))))
+    if rms > UNNORMALIZED_RMS:
+        return findings
+    notes.append(f"raw inputs are rescaled inside the model (RMS {rms:.3g} at its first "
+                 "weight layer): DATA_UNNORMALIZED not reported")
+    return [f for f in findings if f.code.value != "DATA_UNNORMALIZED"]
+
+
+def _input_shape(model: Any, sample: Any) -> tuple[int, ...]:
+    """The model's per-sample input shape, or the sample's own when it is not known."""
+    import numpy as np
+
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and shape[1:] and all(isinstance(d, int) for d in shape[1:]):
+        return tuple(shape[1:])
+    return tuple(np.shape(sample)[1:])
 
 
 def _image_checks(x: Any, y: Any, x_val: Any, y_val: Any, n_train: int,
@@ -457,7 +542,7 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
         from convergent.findings import Finding
         from convergent.training.monitor import Monitor
 
-        facts, probe, data_findings = read_fit_arguments(arguments, record)
+        facts, probe, data_findings = read_fit_arguments(arguments, record, model)
         lint_findings = _lint(model, arguments, facts, record)
         pre_findings = [f for f in data_findings + lint_findings if isinstance(f, Finding)]
         record["pre_fit"] = [f.to_dict() for f in pre_findings]

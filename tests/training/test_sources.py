@@ -1,0 +1,86 @@
+"""Reading what a tf.data pipeline feeds ``fit`` at its source, without iterating it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convergent.training._inject import sources
+from convergent.training._inject.hook import read_fit_arguments
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _xy(n=40, scale=1.0):
+    rng = np.random.default_rng(0)
+    return (rng.random((n, 8, 8, 1)) * scale).astype("float32"), np.arange(n) % 4
+
+
+def test_tensor_slices_through_shuffle_batch_prefetch():
+    x, y = _xy()
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(64, seed=0).batch(8).prefetch(2)
+    sx, sy = sources.source_arrays(ds)
+    np.testing.assert_array_equal(sx, x)
+    np.testing.assert_array_equal(sy, y)
+    assert sources.batch_size(ds) == 8
+
+
+@pytest.mark.parametrize("stage", ["map", "take", "filter"])
+def test_a_stage_that_changes_values_or_selects_hides_the_source(stage):
+    x, y = _xy()
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    ds = {"map": lambda d: d.map(lambda a, b: (a / 2, b)), "take": lambda d: d.take(10),
+          "filter": lambda d: d.filter(lambda a, b: b > 0)}[stage](ds).batch(8)
+    assert sources.source_arrays(ds) is None
+
+
+def test_shuffled_source_is_checked_and_the_pipeline_order_is_unchanged():
+    """The raw 0-255 arrays behind a shuffled pipeline are found; iterating the pipeline
+    afterwards gives the order it gives without the check."""
+    x, y = _xy(scale=255.0)
+
+    def make():
+        tf.random.set_seed(3)
+        return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(64, seed=1).batch(8)
+
+    expected = [b[1].numpy().tolist() for b in make()]
+    ds = make()
+    record: dict = {}
+    facts, probe, findings = read_fit_arguments({"x": ds}, record)
+    assert "DATA_UNNORMALIZED" in [f.code.value for f in findings]
+    assert facts["n_train"] == 40 and facts["batch_size"] == 8 and probe is not None
+    assert [b[1].numpy().tolist() for b in ds] == expected
+
+
+def test_raw_inputs_rescaled_inside_the_model_are_not_unnormalized():
+    import keras
+
+    x, y = _xy(scale=255.0)
+    plain = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(4, activation="softmax")])
+    scaled = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                               keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")])
+    codes = {}
+    for name, model in (("plain", plain), ("scaled", scaled)):
+        record: dict = {}
+        _, _, found = read_fit_arguments({"x": x, "y": y}, record, model)
+        codes[name] = [f.code.value for f in found]
+    assert "DATA_UNNORMALIZED" in codes["plain"]
+    assert "DATA_UNNORMALIZED" not in codes["scaled"]
+
+
+def test_folder_loader_values_are_the_decoded_files(tmp_path):
+    from convergent.datasets import load, subsample, write_folder
+
+    x, y, names = load("digits")
+    x, y = subsample(x, y, 6)
+    write_folder(x, y, tmp_path / "d", names)
+    import keras
+
+    ds = keras.utils.image_dataset_from_directory(
+        tmp_path / "d", image_size=(8, 8), color_mode="grayscale", batch_size=4, verbose=False)
+    assert sources.loader_files(ds.prefetch(1)) and sources.loader_files(
+        ds.map(lambda a, b: (a / 255, b))) is None
+    record: dict = {}
+    _, _, found = read_fit_arguments({"x": ds}, record)
+    assert "DATA_UNNORMALIZED" in [f.code.value for f in found]
