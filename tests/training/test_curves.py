@@ -339,3 +339,52 @@ def test_dying_relu_positive_and_negative() -> None:
     assert f.severity is Severity.ERROR and f.evidence["began_step"] == 10
     d["values"] = [0.05, 0.1, 0.2]
     assert "TRAIN_DYING_RELU" not in codes(RunFacts(history={"loss": [1.0]}, dead_fraction=d))
+
+
+def _noisy_batch1(seed: int = 0, n: int = 900) -> list[float]:
+    """Per-sample cross-entropy of a model that learns: mostly small, a few confident
+    mistakes of ~5-10 (what batch_size=1 logs as the batch loss)."""
+    rng = np.random.default_rng(seed)
+    p_wrong = np.linspace(0.6, 0.1, n)
+    wrong = rng.random(n) < p_wrong
+    return list(np.where(wrong, rng.uniform(2.0, 10.0, n), rng.uniform(0.0, 0.5, n)))
+
+
+def test_lr_too_high_negative_batch_of_one_noise() -> None:
+    loss = _noisy_batch1()
+    steps = {"step": list(range(900)), "epoch": [0] * 900, "loss": loss}
+    facts = RunFacts(history={"loss": [2.0, 1.2, 0.9, 0.7], "accuracy": [0.5, 0.7, 0.8, 0.85]},
+                     steps=steps, n_classes=10, batch_size=1,
+                     optimizer={"name": "sgd", "learning_rate": 0.05})
+    assert "TRAIN_LR_TOO_HIGH" not in codes(facts)
+    # the same noise read as 32-sample batches would look like spikes: the window matters
+    assert "TRAIN_LR_TOO_HIGH" in codes(RunFacts(
+        history=facts.history, steps=steps, n_classes=10, batch_size=32))
+
+
+def test_lr_too_high_positive_sustained_jump_with_batch_of_one() -> None:
+    loss = [2.3] * 64 + [40.0] * 64 + [2.3] * 300
+    steps = {"step": list(range(len(loss))), "epoch": [0] * len(loss), "loss": loss}
+    facts = RunFacts(history={"loss": [8.0, 2.3, 2.3], "accuracy": [0.1, 0.1, 0.1]},
+                     steps=steps, n_classes=10, batch_size=1)
+    assert "TRAIN_LR_TOO_HIGH" in codes(facts)
+
+
+def test_sgd_momentum_judged_by_its_effective_step() -> None:
+    from convergent.training.curves import _lr_position, effective_lr
+
+    assert effective_lr({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9}) == 0.1
+    assert effective_lr({"name": "sgd", "learning_rate": 0.1, "momentum": 0.99}) == 1.0
+    high = RunFacts(history={}, optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.99})
+    usual = RunFacts(history={}, optimizer={"name": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+    assert _lr_position(high)[0] == "high" and _lr_position(usual)[0] == "typical"
+
+
+def test_tiny_batch_is_a_warning_only_when_the_fit_is_poor() -> None:
+    def batch(acc: float) -> Severity:
+        f = RunFacts(history={"loss": [1.0, 0.8, 0.7, 0.6], "accuracy": [acc] * 4},
+                     batch_size=1, n_train=960, n_classes=10)
+        return next(x for x in analyze_curves(f).findings
+                    if x.code.value == "TRAIN_BATCH_SIZE").severity
+    assert batch(0.85) is Severity.WARNING
+    assert batch(0.97) is Severity.INFO

@@ -17,7 +17,7 @@ and, where known, ``evidence["began_step"]``.
 Example:
     >>> facts = RunFacts(history={"loss": [2.3, float("nan")]})
     >>> [f.code.value for f in analyze_curves(facts).findings][:1]
-    ['TRAIN_LR_TOO_HIGH']
+    ['TRAIN_DIVERGED']
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ from convergent.registry import Registry
 from convergent.remedies.catalog import remedies_for
 
 CURVES = Registry("curves")
+# Batch losses are means of heavy-tailed per-sample losses (one confident mistake costs
+# ~10): judge spikes and blow-ups on means over at least Keras' default batch of 32
+# samples, the scale the factors below were reasoned for.
+WINDOW_SAMPLES = 32
 
 ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
                  "binary_accuracy")
@@ -101,11 +105,17 @@ class RunFacts:
         ep = self.steps.get("epoch") or []
         return int(ep[i]) if i < len(ep) else None
 
+    def window(self) -> int:
+        """Steps whose losses together cover WINDOW_SAMPLES samples (1 for batches >= 32)."""
+        return max(1, math.ceil(WINDOW_SAMPLES / self.batch_size)) if self.batch_size else 1
+
     def initial_loss(self) -> float | None:
-        """The loss before learning: the first batch's loss, else the first epoch's mean."""
+        """The loss before learning: the mean of the first window of batch losses (see
+        ``window``), else the first epoch's mean."""
         sl = self.step_loss()
-        if sl.size and math.isfinite(sl[0]):
-            return float(sl[0])
+        w = self.window()
+        if sl.size >= w and np.isfinite(sl[:w]).all():
+            return float(np.mean(sl[:w]))
         ep = self.series("loss")
         if ep.size and math.isfinite(ep[0]):
             return float(ep[0])
@@ -155,8 +165,12 @@ def _divergence(facts: RunFacts, blowup: float) -> dict[str, Any] | None:
     l0 = facts.initial_loss()
     if sl.size:
         bad = ~np.isfinite(sl)
-        if l0 is not None and l0 > 0:
-            bad |= np.nan_to_num(sl, nan=0.0, posinf=np.inf) > blowup * l0
+        w = facts.window()
+        if l0 is not None and l0 > 0 and sl.size >= w:
+            # window means (see RunFacts.window): one sample's loss is not the run's
+            mean = np.convolve(np.nan_to_num(sl, nan=0.0, posinf=1e30), np.ones(w) / w,
+                               "valid")
+            bad[w - 1:] |= mean > blowup * l0
         if bad.any():
             i = int(np.argmax(bad))
             return {"began_step": int(facts.steps.get("step", list(range(sl.size)))[i]),
@@ -200,15 +214,43 @@ LR_TYPICAL = {"adam": (1e-4, 3e-3), "adamw": (1e-4, 3e-3), "nadam": (1e-4, 3e-3)
               "adagrad": (1e-3, 0.3), "adadelta": (1e-2, 10.0), "lion": (1e-5, 3e-4)}
 
 
-def _lr_position(facts: RunFacts) -> tuple[str, float | None]:
-    """'high', 'low' or 'typical' for the optimizer's LR against LR_TYPICAL."""
-    opt = facts.optimizer or {}
+# SGD's ranges above are for plain steps; heavy-ball momentum beta multiplies the step by
+# 1 / (1 - beta) once velocity builds up (Polyak 1964; Goh 2017, "Why momentum really
+# works"), so SGD is judged at lr / (1 - beta) against the range x 10, the factor of the
+# usual beta = 0.9 (He et al. 2016 ran lr 0.1 with momentum 0.9: 1.0 effective).
+SGD_MOMENTUM_REF = 0.9
+
+
+def effective_lr(opt: Mapping[str, Any]) -> float | None:
+    """The learning rate on the scale of LR_TYPICAL: for SGD with momentum beta, the plain
+    step that momentum 0.9 would need for the same effective step, lr (1 - 0.9) / (1 - beta).
+
+    Example:
+        >>> effective_lr({"name": "sgd", "learning_rate": 0.1, "momentum": 0.99})
+        1.0
+    """
     lr = opt.get("learning_rate")
+    if lr is None:
+        return None
+    lr = float(lr)
+    beta = float(opt.get("momentum") or 0.0)
+    if str(opt.get("name", "")).lower() == "sgd" and 0.0 < beta < 1.0:
+        return round(lr * (1.0 - SGD_MOMENTUM_REF) / (1.0 - beta), 12)
+    return lr
+
+
+def _lr_position(facts: RunFacts) -> tuple[str, float | None]:
+    """'high', 'low' or 'typical' for the optimizer's LR against LR_TYPICAL (SGD with
+    momentum by its effective step, which only raises it); the LR itself second."""
+    opt = facts.optimizer or {}
+    lr, eff = opt.get("learning_rate"), effective_lr(opt)
     rng = LR_TYPICAL.get(str(opt.get("name", "")).lower())
-    if lr is None or rng is None:
+    if lr is None or eff is None or rng is None:
         return "unknown", None
     lr = float(lr)
-    return ("high" if lr > rng[1] * 3 else "low" if lr < rng[0] / 3 else "typical"), lr
+    if eff > rng[1] * 3 or lr > rng[1] * 3:
+        return "high", lr
+    return ("low" if lr < rng[0] / 3 else "typical"), lr
 
 
 def _median_update_ratio(facts: RunFacts) -> float | None:
@@ -239,17 +281,20 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         reasons.append("the loss diverged")
         conf, began, began_step = 0.75, d.get("began_epoch"), d.get("began_step")
     sl = facts.step_loss()
-    if sl.size >= 3 and math.isfinite(sl[0]) and sl[0] > 0:
-        first_epoch = facts.steps.get("epoch") or [0] * sl.size
-        early = np.array([v for v, e in zip(sl[1:], first_epoch[1:]) if e == first_epoch[0]])
-        early = _finite(early)
-        if early.size and early.max() > p["SPIKE_FACTOR"] * sl[0]:
-            i = 1 + int(np.argmax(sl[1:] > p["SPIKE_FACTOR"] * sl[0]))
-            reasons.append(f"the batch loss jumped to {early.max():.3g} from {sl[0]:.3g}")
-            ev.update(spike_loss=float(early.max()), first_loss=float(sl[0]),
-                      spike_factor=p["SPIKE_FACTOR"])
+    first_epoch = np.asarray(facts.steps.get("epoch") or [0] * sl.size)
+    # windows of >= WINDOW_SAMPLES samples, so batches of 1-8 do not look like spikes
+    w = facts.window()
+    early_n = int(np.sum(first_epoch == first_epoch[0])) if sl.size else 0
+    if early_n >= 3 * w and np.isfinite(sl[:w]).all():
+        win = np.array([np.mean(sl[k:k + w]) for k in range(0, early_n - w + 1, w)])
+        win = win[np.isfinite(win)]
+        if win.size >= 2 and win[0] > 0 and win[1:].max() > p["SPIKE_FACTOR"] * win[0]:
+            k = 1 + int(np.argmax(win[1:] > p["SPIKE_FACTOR"] * win[0]))
+            reasons.append(f"the batch loss jumped to {win[1:].max():.3g} from {win[0]:.3g}")
+            ev.update(spike_loss=float(win[1:].max()), first_loss=float(win[0]),
+                      spike_factor=p["SPIKE_FACTOR"], window_steps=w)
             if conf < 0.7:
-                conf, began, began_step = 0.7, facts.step_epoch(i), i
+                conf, began, began_step = 0.7, facts.step_epoch(k * w), k * w
     loss = facts.series("loss")
     if loss.size >= 3 and np.isfinite(loss).all() and loss[0] > 0 \
             and loss[-1] > loss[0] * (1 + p["RISE_TOL"]):
@@ -627,8 +672,11 @@ def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
                 {"steps_per_epoch": spe, "total_updates": total, "batch_size": facts.batch_size,
                  "min_updates": p["MIN_UPDATES"]}, 0, "batch_size"))
     if facts.batch_size and facts.batch_size < p["SMALL_BATCH"]:
+        # advice on a run that fits well; the likely cause of a noisy, poor fit otherwise
+        poor = _poorly_fit(facts)
         out.append(make_finding(
-            Code.TRAIN_BATCH_SIZE, Severity.INFO, 0.5, "Batch very small",
+            Code.TRAIN_BATCH_SIZE, Severity.WARNING if poor else Severity.INFO,
+            0.75 if poor else 0.5, "Batch very small",
             f"A batch of {facts.batch_size} gives noisy gradient estimates, unreliable "
             "BatchNormalization statistics and slow epochs; 32-256 is the usual range.",
             {"batch_size": facts.batch_size, "small_batch": p["SMALL_BATCH"]}, 0, "batch_size"))
@@ -837,8 +885,8 @@ def analyze_curves(facts: RunFacts,
 
     Example:
         >>> r = analyze_curves(RunFacts(history={"loss": [1.0, 0.5, 0.3]}))
-        >>> r.metrics["finding_epochs"]
-        {}
+        >>> r.metrics["finding_epochs"]  # three epochs: too short to judge convergence
+        {'TRAIN_UNDERFITTING': 2}
     """
     findings = CURVES.run(facts, overrides)
     epochs: dict[str, int] = {}
