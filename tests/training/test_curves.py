@@ -280,7 +280,16 @@ def test_no_regularization_positive_gap() -> None:
     h = healthy(20)
     h["val_accuracy"] = [a - 0.3 for a in h["accuracy"]]
     facts = RunFacts(history=h, n_val=1000, regularization={"dropout": False, "n_params": 10**6})
+    assert "TRAIN_NO_REGULARIZATION" in codes(facts, "warning")
+
+
+def test_no_regularization_is_advice_while_the_training_set_is_fit_poorly() -> None:
+    h = healthy(20)
+    h["accuracy"] = [a * 0.8 for a in h["accuracy"]]  # ends at 0.78 on the training set
+    h["val_accuracy"] = [a - 0.3 for a in h["accuracy"]]
+    facts = RunFacts(history=h, n_val=1000, regularization={"dropout": False, "n_params": 10**6})
     assert "TRAIN_NO_REGULARIZATION" in codes(facts)
+    assert "TRAIN_NO_REGULARIZATION" not in codes(facts, "warning")
 
 
 def test_no_regularization_negative() -> None:

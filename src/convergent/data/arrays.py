@@ -53,6 +53,10 @@ MIN_PER_CLASS = 10
 # below this fraction of the runs expected in random order (sorted data: runs ~= classes;
 # shuffled data: within a few % of the expectation; first principles).
 SORTED_RUNS_FRACTION = 0.2
+# A validation_split that leaves classes out of one side is blamed on the order of the
+# arrays only when a random order would do that less than 1 % of the time (the usual
+# significance level; the probability is computed from the class counts).
+SPLIT_CHANCE_ALPHA = 0.01
 # Rows read at a time, so huge arrays (or memmaps) are summarized in bounded memory.
 CHUNK_ROWS = 1024
 MAX_LISTED = 50  # indices listed in evidence
@@ -363,8 +367,15 @@ def _sorted_split(labels: np.ndarray, validation_split: float | None, has_val: b
         unseen = sorted(tail - head)
         missing = sorted(set(classes.tolist()) - tail)
         if not unseen and not missing:
-            # classes all present; still flag a grossly skewed tail
             return []
+        # a small class can land wholly on one side of a random split: with k of its
+        # samples, probability (1 - split)^k to miss validation, split^k to miss training
+        counts = {int(c): int(k) for c, k in zip(*np.unique(labels, return_counts=True))}
+        s = float(validation_split)
+        chance = math.prod([(1.0 - s) ** counts[c] for c in missing]
+                           + [s ** counts[c] for c in unseen])
+        if chance >= SPLIT_CHANCE_ALPHA:
+            return []  # what a shuffled order gives; the tiny class is DATA_TOO_FEW's business
         return [Finding(
             Code.DATA_SORTED_SPLIT, Severity.ERROR, 1.0,
             f"validation_split={validation_split} leaves classes out of one side",

@@ -747,8 +747,13 @@ def check_no_regularization(facts: RunFacts, p: dict[str, Any]) -> list[Finding]
     if not (gap_ok or over):
         return []
     began = over[0].evidence["began_epoch"] if over else 0
+    # regularization trades training fit for generalization: while the training set itself
+    # is fit poorly, adding it is not the next step (advice, not a warning)
+    poor = _poorly_fit(facts)
+    ev["poorly_fit"] = poor
     return [make_finding(
-        Code.TRAIN_NO_REGULARIZATION, Severity.WARNING, 0.7, "No regularization",
+        Code.TRAIN_NO_REGULARIZATION, Severity.INFO if poor else Severity.WARNING, 0.7,
+        "No regularization",
         "The model has no dropout, weight decay or augmentation and it fits the training set "
         "much better than the validation set. Add augmentation and dropout or weight decay.",
         ev, began, "augment", "dropout", "weight_decay")]
