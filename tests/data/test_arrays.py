@@ -150,3 +150,14 @@ def test_summarize_batches_indexable_and_limit():
     assert total.n == 80 and len(per) == 5 and len(total.labels) == 80
     with pytest.raises(BadInputError, match="no batches"):
         summarize_batches([])
+
+
+def test_validation_classes_that_training_never_sees():
+    x, y = _data()
+    ys = np.sort(y)
+    cut = int(0.75 * len(ys))
+    found = [f for f in check_arrays(x[:cut], ys[:cut], x[cut:], ys[cut:])
+             if f.code.value == "DATA_SORTED_SPLIT"]
+    assert found and found[0].severity.value == "error"
+    assert found[0].evidence["val_classes_unseen_in_train"] == [3]
+    assert "DATA_SORTED_SPLIT" not in codes(check_arrays(x[:cut], y[:cut], x[cut:], y[cut:]))

@@ -227,7 +227,29 @@ def check_summaries(summaries: list[Stats], *, validation_split: float | None = 
         out += count_findings(_counts(train), where="training labels")
         out += _sorted_split(train.labels, validation_split,
                              has_val=len(summaries) > 1 and summaries[1].name == "val")
+        if len(summaries) > 1 and summaries[1].name == "val" and summaries[1].labels is not None:
+            out += _unseen_classes(train.labels, summaries[1].labels)
     return out
+
+
+def _unseen_classes(train: np.ndarray, val: np.ndarray) -> list[Finding]:
+    """Validation classes that training never shows (a head/tail cut of ordered data)."""
+    seen = set(train[train >= 0].tolist())
+    v = val[val >= 0]
+    unseen = sorted(set(v.tolist()) - seen)
+    if not unseen or not seen:
+        return []
+    share = float(np.isin(v, unseen).mean())
+    return [Finding(
+        Code.DATA_SORTED_SPLIT, Severity.ERROR, 1.0,
+        f"Validation holds {len(unseen)} class(es) training never sees",
+        f"{share:.0%} of the validation samples belong to classes with no training sample, "
+        "so the model cannot get them right: validation accuracy is capped at "
+        f"{1 - share:.0%}. This is what splitting class-ordered arrays head/tail does; "
+        "shuffle (or stratify) before splitting.",
+        {"val_classes_unseen_in_train": unseen[:MAX_LISTED], "val_share": round(share, 4),
+         "threshold": "every validation class present in training"},
+        remedies_for(Code.DATA_SORTED_SPLIT, "shuffle_before_split"))]
 
 
 def _counts(s: Stats) -> dict[str, int]:
