@@ -22,12 +22,16 @@ Metrics (all computed by the pure functions below, tested on fake reports):
   the ground truth's ``acceptable`` are neither hits nor false positives.
 * ``repair`` (only with ``--repair``): repairable cases whose repaired run ends healthy
   / repairable cases run; ``na`` otherwise.
+* ``diagnosis_20pct``: of the faulty cases whose root is in the top 3, the share whose
+  root finding began within the first 20 % of the planned epochs (issue 6's time to
+  diagnosis; see :func:`time_to_diagnosis`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -46,6 +50,8 @@ MANIFEST = HERE / "manifest.json"
 DEFAULT_TIMEOUT = 150.0  # seconds per case: scripts take 10-40 s on 2 busy cores
 NOT_BUILT_MARK = "not built"
 BAD = ("error", "warning")
+# issue 6, "Done when": the root cause is known within the first 20 % of the planned epochs
+EARLY_PERCENT = 20
 
 
 # ---------------------------------------------------------------- data
@@ -206,6 +212,94 @@ def script_metrics(manifest: dict[str, Any], outcomes: dict[str, Outcome]
     }
 
 
+def _int(v: Any) -> int | None:
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
+        and math.isfinite(v) else None
+
+
+def planned_length(fit: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(planned epochs, planned steps) of one ``metrics["fits"]`` record.
+
+    Epochs are ``args["epochs"]`` (Keras' default 1 when the call gave none) minus
+    ``initial_epoch``; steps per epoch are ``args["steps_per_epoch"]``, else
+    ceil(n_train / batch_size) from the fit's facts, else unknown. A record without
+    ``args`` (no fit recorded) plans nothing known: ``(None, None)``.
+    """
+    args = fit.get("args")
+    if not isinstance(args, dict):
+        return None, None
+    facts = fit.get("facts") if isinstance(fit.get("facts"), dict) else {}
+    epochs = _int(args.get("epochs"))
+    epochs = (1 if epochs is None else epochs) - (_int(args.get("initial_epoch")) or 0)
+    if epochs <= 0:
+        return None, None
+    per_epoch = _int(args.get("steps_per_epoch"))
+    n, bs = _int(facts.get("n_train")), _int(facts.get("batch_size") or args.get("batch_size"))
+    if per_epoch is None and n and bs:
+        per_epoch = -(-n // bs)
+    return epochs, (epochs * per_epoch if per_epoch else None)
+
+
+def _within(index: int, planned: int | None) -> bool | None:
+    """index (0-based) < ceil(EARLY_PERCENT % of planned); index 0 is always early."""
+    if index <= 0:
+        return True
+    if not planned:
+        return None
+    return index < -(-planned * EARLY_PERCENT // 100)
+
+
+def diagnosis_time(outcome: Outcome, root: str) -> dict[str, Any]:
+    """When the root finding of one case began, against the planned length of its fit.
+
+    The first finding with the root code (the one the top-3 rank counted) is timed by its
+    evidence's ``began_epoch``; else ``began_step``; else, for a run-time finding whose
+    onset the evidence leaves empty, ``metrics["finding_epochs"][root]``. A finding with
+    no onset fields at all comes from the checks before ``fit`` (lint, data, a crash in
+    the first batch) and counts as epoch 0. ``early`` is None when it cannot be judged
+    (counted as not early).
+    """
+    finding = next((f for f in outcome.findings if f.get("code") == root), None)
+    row: dict[str, Any] = {"by": "unknown", "epoch": None, "step": None,
+                           "planned_epochs": None, "planned_steps": None, "early": None}
+    if finding is None:
+        return row
+    ev = finding.get("evidence") if isinstance(finding.get("evidence"), dict) else {}
+    metrics = outcome.metrics if isinstance(outcome.metrics, dict) else {}
+    fits = [f for f in metrics.get("fits") or [] if isinstance(f, dict)]
+    tag = _int(ev.get("fit"))  # 1-based fit index, present when the script fit several times
+    fit = fits[tag - 1] if tag and 0 < tag <= len(fits) else (fits[0] if fits else {})
+    row["planned_epochs"], row["planned_steps"] = planned_length(fit)
+    epoch, step = _int(ev.get("began_epoch")), _int(ev.get("began_step"))
+    if epoch is None and step is None and ("began_epoch" in ev or "began_step" in ev):
+        epoch = _int((metrics.get("finding_epochs") or {}).get(root))
+        if epoch is None:
+            return row
+    elif epoch is None and step is None:
+        row.update(by="pre-fit", epoch=0, early=True)
+        return row
+    if epoch is not None:
+        row.update(by="epoch", epoch=epoch, early=_within(epoch, row["planned_epochs"]))
+    else:
+        row.update(by="step", step=step, early=_within(step, row["planned_steps"]))
+    return row
+
+
+def time_to_diagnosis(manifest: dict[str, Any], outcomes: dict[str, Outcome]
+                      ) -> dict[str, Any]:
+    """Share of faulty cases with the root in the top 3 whose root finding began within the
+    first EARLY_PERCENT % of the planned epochs (or steps, when only the step is known)."""
+    cases = manifest["cases"]
+    rows = {n: diagnosis_time(o, cases[n]["root"]) for n, o in outcomes.items()
+            if not cases[n]["healthy"] and script_hits(o, cases[n]["root"])[1]}
+    early = sum(bool(r["early"]) for r in rows.values())
+    return {"judged": len(rows), "early": early,
+            "share": ratio(early, len(rows)) if rows else None,
+            "late": sorted(n for n, r in rows.items() if r["early"] is False),
+            "unknown": sorted(n for n, r in rows.items() if r["early"] is None),
+            "per_case": rows}
+
+
 # ---------------------------------------------------------------- data metrics
 
 
@@ -315,16 +409,20 @@ def ratio(a: float, b: float) -> float:
 
 
 def summary_line(sm: dict[str, Any], dm: dict[str, Any] | None, repair: str,
-                 seconds: float, folder_alarms: tuple[int, int] = (0, 0)) -> str:
-    """The one machine-readable line; false alarms count healthy scripts and folders."""
+                 seconds: float, folder_alarms: tuple[int, int] = (0, 0),
+                 diagnosis: float | None = None) -> str:
+    """The one machine-readable line; false alarms count healthy scripts and folders;
+    ``diagnosis`` is :func:`time_to_diagnosis`'s share (``na`` when nothing was judged)."""
     dr = f"{dm['recall']:.2f}" if dm else "na"
     dp = f"{dm['precision']:.2f}" if dm else "na"
+    dg = f"{diagnosis:.2f}" if diagnosis is not None else "na"
     alarms = sm["false_alarms"] + folder_alarms[0]
     judged = sm["healthy_judged"] + folder_alarms[1]
     return (f"top1={ratio(sm['top1'], sm['faulty']):.2f} "
             f"top3={ratio(sm['top3'], sm['faulty']):.2f} "
             f"false_alarms={alarms}/{judged} "
-            f"data_recall={dr} data_precision={dp} repair={repair} seconds={seconds:.0f}")
+            f"data_recall={dr} data_precision={dp} repair={repair} "
+            f"diagnosis_20pct={dg} seconds={seconds:.0f}")
 
 
 # ---------------------------------------------------------------- CLI
@@ -421,6 +519,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"false alarms on healthy cases: {sm['false_alarms']}/{sm['healthy_judged']} "
               f"judged ({sm['healthy'] - sm['healthy_judged']} without a report)"
               + (f": {', '.join(sm['false_alarm_cases'])}" if sm["false_alarm_cases"] else ""))
+    td = time_to_diagnosis(manifest, outcomes)
+    if td["judged"]:
+        slow = td["late"] + td["unknown"]
+        print(f"time to diagnosis: {td['early']}/{td['judged']} root causes found in the top 3 "
+              f"began within the first {EARLY_PERCENT}% of the planned epochs"
+              + (f"; later or unknown: {', '.join(slow)}" if slow else ""))
 
     repair = "na"
     repair_rows: dict[str, bool] = {}
@@ -467,11 +571,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{ratio(r['tp'], r['pred']):9.2f}")
 
     seconds = time.perf_counter() - start
-    line = summary_line(sm, dm, repair, seconds, (folder_alarms[0], folder_alarms[1]))
+    line = summary_line(sm, dm, repair, seconds, (folder_alarms[0], folder_alarms[1]),
+                        td["share"])
     if args.json:
         args.json.write_text(json.dumps({
             "summary": line, "scripts": {n: o.__dict__ for n, o in outcomes.items()},
-            "script_metrics": sm, "data_metrics": dm, "folders": folder_rows,
+            "script_metrics": sm, "time_to_diagnosis": td, "data_metrics": dm,
+            "folders": folder_rows,
             "repair": repair_rows}, indent=1, default=str) + "\n", encoding="utf-8")
     print(line)
     return 0

@@ -14,12 +14,15 @@ from benchmarks.faults.scorer import (
     Outcome,
     classify_failure,
     data_metrics,
+    diagnosis_time,
     folder_counts,
     load_manifest,
     parse_report,
+    planned_length,
     repair_success,
     script_metrics,
     summary_line,
+    time_to_diagnosis,
 )
 from convergent.findings import Code
 
@@ -100,14 +103,91 @@ def test_script_metrics_arithmetic():
     assert pc["MODEL_TOO_LARGE"] == {"cases": 0, "found": 0, "reported": 1, "correct": 0}
     line = summary_line(m, None, "na", 12.3, folder_alarms=(1, 2))
     assert line == ("top1=0.33 top3=0.67 false_alarms=2/4 data_recall=na data_precision=na "
-                    "repair=na seconds=12")
+                    "repair=na diagnosis_20pct=na seconds=12")
 
 
 def test_summary_line_is_machine_readable():
     m = script_metrics(FAKE, {})
-    line = summary_line(m, {"recall": 0.5, "precision": 1.0}, "0.25", 3.0)
+    line = summary_line(m, {"recall": 0.5, "precision": 1.0}, "0.25", 3.0, diagnosis=0.5)
     assert re.fullmatch(r"top1=\S+ top3=\S+ false_alarms=\d+/\d+ data_recall=\S+ "
-                        r"data_precision=\S+ repair=\S+ seconds=\d+", line)
+                        r"data_precision=\S+ repair=\S+ diagnosis_20pct=\S+ seconds=\d+", line)
+    assert " diagnosis_20pct=0.50 seconds=3" in line
+
+
+# ---------------------------------------------------------------- time to diagnosis
+
+
+def _fit(epochs=10, n_train=1000, batch_size=100, **args):
+    return {"args": {"epochs": epochs, "batch_size": batch_size, **args},
+            "facts": {"n_train": n_train, "batch_size": batch_size}}
+
+
+def _timed(name, findings, fits=None, finding_epochs=None):
+    return Outcome(name, "ok", 1.0, findings, {"fits": [_fit()] if fits is None else fits,
+                                               "finding_epochs": finding_epochs or {}})
+
+
+def test_planned_length():
+    assert planned_length(_fit(10)) == (10, 100)                     # ceil(1000/100) per epoch
+    assert planned_length(_fit(10, n_train=1050)) == (10, 110)       # last batch is partial
+    assert planned_length(_fit(10, steps_per_epoch=7)) == (10, 70)
+    assert planned_length(_fit(20, initial_epoch=15)) == (5, 50)
+    assert planned_length({"args": {"epochs": None}, "facts": {}}) == (1, None)  # Keras default
+    assert planned_length({}) == (None, None)                        # no fit recorded
+
+
+@pytest.mark.parametrize(("evidence", "finding_epochs", "expected"), [
+    ({"began_epoch": 0}, {}, ("epoch", True)),
+    ({"began_epoch": 1}, {}, ("epoch", True)),      # 1 < ceil(0.2 * 10) = 2
+    ({"began_epoch": 2}, {}, ("epoch", False)),
+    ({"began_epoch": 1, "began_step": 150}, {}, ("epoch", True)),  # the epoch wins
+    ({"began_epoch": None, "began_step": 19}, {}, ("step", True)),  # 19 < 20 of 100 steps
+    ({"began_epoch": None, "began_step": 20}, {}, ("step", False)),
+    ({"began_epoch": None}, {"X": 1}, ("epoch", True)),   # onset left empty: finding_epochs
+    ({"began_epoch": None}, {}, ("unknown", None)),
+    ({}, {}, ("pre-fit", True)),                          # lint / data check before fit
+    ({"source": "crash", "files": ["a.png"]}, {}, ("pre-fit", True)),
+], ids=["epoch0", "epoch1", "epoch2", "epoch-and-step", "step19", "step20",
+        "finding-epochs", "unknown", "pre-fit", "crash"])
+def test_diagnosis_time_sources(evidence, finding_epochs, expected):
+    row = diagnosis_time(_timed("a", [_finding("X", **evidence)],
+                                finding_epochs=finding_epochs), "X")
+    assert (row["by"], row["early"]) == expected
+    assert (row["planned_epochs"], row["planned_steps"]) == (10, 100)
+
+
+def test_diagnosis_time_rounds_the_cut_up_and_picks_the_tagged_fit():
+    # 15 planned epochs: ceil(0.2 * 15) = 3 -> epochs 0-2 are early (no float rounding to 4)
+    assert diagnosis_time(_timed("a", [_finding("X", began_epoch=2)], [_fit(15)]), "X")["early"]
+    assert not diagnosis_time(_timed("a", [_finding("X", began_epoch=3)], [_fit(15)]),
+                              "X")["early"]
+    # 2 planned epochs: only epoch 0 is within the first 20 %
+    assert not diagnosis_time(_timed("a", [_finding("X", began_epoch=1)], [_fit(2)]),
+                              "X")["early"]
+    # several fits: the finding's 1-based "fit" tag picks the planned length
+    two = [_fit(2), _fit(50)]
+    assert diagnosis_time(_timed("a", [_finding("X", began_epoch=4, fit=2)], two), "X")["early"]
+    assert not diagnosis_time(_timed("a", [_finding("X", began_epoch=4)], two), "X")["early"]
+    # no fit recorded: a later epoch cannot be judged, epoch 0 is early anyway
+    assert diagnosis_time(_timed("a", [_finding("X", began_epoch=3)], []), "X")["early"] is None
+    assert diagnosis_time(_timed("a", [_finding("X", began_epoch=0)], []), "X")["early"]
+
+
+def test_time_to_diagnosis_counts_top3_faulty_cases_only():
+    outcomes = {
+        "a": _timed("a", [_finding("TRAIN_DIVERGED", began_epoch=0),
+                          _finding("TRAIN_LR_TOO_HIGH", began_epoch=5)]),   # top 3, late
+        "b": _timed("b", [_finding("MODEL_FROZEN")]),                       # top 1, pre-fit
+        "c": _timed("c", [_finding("TRAIN_STUCK_AT_CHANCE"), _finding("TRAIN_OPTIMIZER"),
+                          _finding("X"), _finding("DATA_UNNORMALIZED")]),   # not top 3
+        "h1": _timed("h1", [_finding("TRAIN_OVERFITTING", began_epoch=9)]),  # healthy
+    }
+    td = time_to_diagnosis(FAKE, outcomes)
+    assert (td["judged"], td["early"], td["share"]) == (2, 1, 0.5)
+    assert td["late"] == ["a"] and td["unknown"] == []
+    assert set(td["per_case"]) == {"a", "b"}
+    assert td["per_case"]["a"]["epoch"] == 5 and td["per_case"]["b"]["by"] == "pre-fit"
+    assert time_to_diagnosis(FAKE, {})["share"] is None
 
 
 def test_repair_success_prefers_the_reports_own_verdict():
@@ -232,5 +312,8 @@ def test_scorer_end_to_end_on_one_tiny_case(tmp_path, monkeypatch, capsys):
     assert scorer.main(["--cases", "tiny", "--timeout", "60", "--json", str(out_json)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("top1=0.00 top3=0.00 false_alarms=") and "data_recall=na" in last
-    assert json.loads(out_json.read_text())["scripts"]["tiny"]["status"] in {
+    assert "diagnosis_20pct=na seconds=" in last  # a healthy case alone: nothing to time
+    doc = json.loads(out_json.read_text())
+    assert doc["scripts"]["tiny"]["status"] in {
         "ok", "not built", "crash", "timeout", "no report"}
+    assert doc["time_to_diagnosis"]["judged"] == 0
