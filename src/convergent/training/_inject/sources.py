@@ -113,7 +113,7 @@ def decode_sample(files: list[str], n: int = LOADER_SAMPLE) -> np.ndarray | None
         try:
             with Image.open(files[int(i)]) as im:
                 rows.append(np.asarray(im, dtype=np.float32).ravel())
-        except Exception:  # noqa: BLE001 - corrupt files are the folder scan's business
+        except Exception:  # noqa: BLE001, S112 - corrupt files are the folder scan's business
             continue
     if not rows:
         return None
