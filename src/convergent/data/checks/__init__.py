@@ -100,5 +100,6 @@ def run_checks(table: Table, overrides: Mapping[str, Mapping[str, Any]] | None =
     return out
 
 
-# registration happens on import
-from convergent.data.checks import exposure, files, similarity  # noqa: F401
+# registration happens on import, in this order: exposure first, because the outlier
+# check leaves the images the quality checks reported to them
+from convergent.data.checks import exposure, files, labels, outliers, similarity  # noqa: F401

@@ -144,6 +144,7 @@ def blurry(ctx: Context, params: dict[str, Any]) -> list[Finding]:
     low &= ~np.isin(rows, np.concatenate([flags["dark"], flags["bright"],
                                           ctx.cache.get("low_contrast", np.zeros(0, int))]))
     sel = rows[low]
+    ctx.cache["blurry"] = sel  # the outlier check leaves these to this finding
     return _finding(
         ctx, Code.DATA_BLURRY, sel, ctx.df["blur"].to_numpy()[sel],
         "{n} image(s) much blurrier than the rest",

@@ -1,0 +1,131 @@
+"""DATA_OUTLIER: images unlike anything else in their class.
+
+Score of an image: the mean distance to its ``OUTLIER_K`` nearest images of the same
+class (training and validation pooled: a 12-image validation class would otherwise have
+far neighbours by its size alone), divided by the median distance between two random images of that class
+(``class_ratio``). 1 means "its nearest class members are no closer than a random pair":
+nothing in the class resembles it. Normal images sit far below 1 (they have look-alikes).
+
+Why a ratio and not a robust z of the distance (the first version): on these compact
+features every two unrelated images are about equally far apart, so an image of another
+kind is only ~1.5x farther from its class than an unusual but correct one, and the MAD of
+the class turned that into z of 1.5-4, inside the tail of healthy images (recall 0.01 on
+the fault benchmark at z > 5). The ratio has a fixed meaning in every class.
+
+The ratio is then averaged with the ratios of the image's nearest neighbours in the
+whole dataset (the label model's neighbour graph): foreign images dropped into a folder
+are near each other, whatever class folder each landed in, so their neighbours are
+strangers too, while an unusual but correct image sits among normal images of its kind.
+Images already reported as dark, bright, low-contrast or blurry are left to that finding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from convergent.data.checks import DATA_CHECKS, MAX_LISTED, Context, fraction_severity
+from convergent.data.checks.embedding import features, label_rows, neighbours
+from convergent.findings import Code, Finding
+from convergent.remedies.catalog import remedies_for
+
+MIN_CLASS = 10  # classes smaller than this are not judged (as for variety and labels)
+OUTLIER_K = 5  # neighbours for the kNN distance (as in kNN outlier scores, Ramaswamy 2000)
+# Random pairs of a class drawn to estimate its median pairwise distance: the standard
+# error of a median from 2,000 draws is ~3 % of the spread (sqrt(pi/2)/sqrt(n) sigma).
+PAIRS = 2000
+# Weight of the image's own ratio against its neighbourhood's mean: equal (first
+# principles: the image and its surroundings are two views of the same question).
+OWN_WEIGHT = 0.5
+# Flag above this smoothed ratio: within 10 % of "no closer than a random pair" (1.0).
+# Measured on generated development folders (benchmarks/perf/scan_outlier_label_dev.py:
+# seeds 301-305 with 3 % outliers and the healthy seeds 100-103, not the fault benchmark's
+# folders): 0.9 found 62 % of the outliers at ~95 % precision and flagged 0.3 % of
+# healthy images; 0.85 found 76 % at ~89 % but flagged 1.3 % of healthy images.
+OUTLIER_RATIO = 0.9
+
+
+def class_ratio(x: np.ndarray, k: int = OUTLIER_K, seed: int = 0) -> np.ndarray:
+    """Mean distance to the k nearest other rows over the median distance of two rows.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.vstack([rng.normal(0, 0.1, (30, 4)), [[3.0, 3.0, 3.0, 3.0]]])
+        >>> r = class_ratio(x)
+        >>> bool(r[-1] > 1.0 > r[:-1].max())
+        True
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(x)
+    kk = min(k + 1, n)
+    d, _ = NearestNeighbors(n_neighbors=kk).fit(x).kneighbors(x)
+    knn = d[:, 1:].mean(axis=1)
+    if n * (n - 1) // 2 <= PAIRS:
+        from scipy.spatial.distance import pdist
+
+        pair = pdist(x)
+    else:
+        rng = np.random.default_rng(seed)
+        a, b = rng.integers(n, size=PAIRS), rng.integers(n, size=PAIRS)
+        same = a == b
+        b[same] = (b[same] + 1) % n
+        pair = np.linalg.norm(x[a] - x[b], axis=1)
+    med = float(np.median(pair)) if pair.size else 0.0
+    return knn / med if med > 1e-9 else np.zeros(n)
+
+
+def _explained_elsewhere(ctx: Context) -> np.ndarray:
+    """Rows reported under an image-quality code (by the checks that ran before this one)."""
+    flags = ctx.cache.get("exposure", {})
+    parts = [flags.get("dark", []), flags.get("bright", []), ctx.cache.get("low_contrast", []),
+             ctx.cache.get("blurry", [])]
+    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
+
+
+def outlier_scores(ctx: Context) -> np.ndarray:
+    """Smoothed class ratio per table row (NaN where not judged: small class, undecodable)."""
+    x = features(ctx)
+    df = ctx.df
+    ratio = np.full(len(df), np.nan)
+    for rows in df[ctx.ok].groupby("cls").groups.values():  # splits pooled: one class
+        rows = np.asarray(rows)
+        if len(rows) >= MIN_CLASS:
+            ratio[rows] = class_ratio(x[rows], seed=ctx.seed)
+    score = ratio.copy()
+    rows, _, _ = label_rows(ctx, MIN_CLASS)
+    if rows.size > OUTLIER_K:
+        nb = ratio[rows][neighbours(ctx, rows)]
+        judged = np.isfinite(nb)
+        cnt = judged.sum(axis=1)
+        mean_nb = np.where(cnt > 0, np.where(judged, nb, 0.0).sum(axis=1) / np.maximum(cnt, 1),
+                           np.nan)
+        own = ratio[rows]
+        score[rows] = np.where(np.isfinite(mean_nb),
+                               OWN_WEIGHT * own + (1 - OWN_WEIGHT) * mean_nb, own)
+    return score
+
+
+@DATA_CHECKS.register("outlier", codes=[Code.DATA_OUTLIER], ratio=OUTLIER_RATIO)
+def outlier(ctx: Context, params: dict[str, Any]) -> list[Finding]:
+    score = outlier_scores(ctx)
+    hit = np.isfinite(score) & (score > params["ratio"])
+    hit[_explained_elsewhere(ctx)] = False
+    rows = np.flatnonzero(hit)
+    if not rows.size:
+        return []
+    rows = rows[np.argsort(-score[rows], kind="stable")]
+    rel = ctx.rel(rows[:MAX_LISTED])
+    return [Finding(
+        Code.DATA_OUTLIER, fraction_severity(rows.size, int(ctx.ok.sum())), 0.75,
+        f"{rows.size} image(s) unlike the rest of their class",
+        "Nothing else in these images' classes looks like them (their nearest class "
+        "members are about as far as two random members): another kind of picture, a "
+        "wrong file, or a rare view that needs more examples.",
+        {"files": rel, "n": int(rows.size),
+         "score": {r: round(float(s), 3) for r, s in zip(rel[:50], score[rows[:50]],
+                                                          strict=True)},
+         "threshold": {"knn_over_median_pair_distance_min": params["ratio"],
+                       "k": OUTLIER_K, "own_weight": OWN_WEIGHT}},
+        remedies_for(Code.DATA_OUTLIER, "review_images"))]

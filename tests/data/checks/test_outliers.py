@@ -1,0 +1,67 @@
+"""DATA_OUTLIER: the class ratio, the smoothed score and the check on tiny tables."""
+
+import numpy as np
+import pytest
+
+from convergent.data.checks import Context
+from convergent.data.checks.outliers import OUTLIER_RATIO, class_ratio, outlier
+
+
+def _table(emb, cls):
+    import pandas as pd
+
+    from convergent.data.table import Table
+
+    n = len(emb)
+    df = pd.DataFrame({"rel": [f"{c}/{i}.png" for i, c in enumerate(cls)], "cls": cls,
+                       "split": ["train"] * n, "ok": [True] * n})
+    return Table(df, emb.astype("float32"), emb.astype("float32"),
+                 np.zeros((n, 1024), "float16"))
+
+
+def _two_classes(seed=0, n=30):
+    """Two classes, each a 2-D family of 16-D vectors (like poses of one object)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(2):
+        base, axes = rng.normal(size=16), rng.normal(size=(2, 16))
+        rows.append(base + rng.uniform(-1, 1, (n, 2)) @ axes * 0.3)
+    return np.concatenate(rows), ["a"] * n + ["b"] * n
+
+
+def test_class_ratio_is_about_one_only_for_an_image_like_nothing_in_the_class():
+    x, _ = _two_classes()
+    r = class_ratio(x[:30])
+    assert r.max() < OUTLIER_RATIO  # every member has look-alikes
+    x[7] = 3 * np.random.default_rng(1).normal(size=16)
+    r = class_ratio(x[:30])
+    assert r[7] > 1.0 and np.delete(r, 7).max() < OUTLIER_RATIO
+
+
+def test_class_ratio_samples_pairs_of_large_classes_deterministically():
+    x = np.random.default_rng(2).normal(size=(200, 3))  # 19,900 pairs > PAIRS
+    assert np.array_equal(class_ratio(x, seed=4), class_ratio(x, seed=4))
+
+
+@pytest.mark.parametrize("stranger", [False, True], ids=["healthy", "one_stranger"])
+def test_outlier_check_flags_only_the_image_unlike_its_class(stranger):
+    emb, cls = _two_classes()
+    if stranger:
+        emb[7] = 3 * np.random.default_rng(3).normal(size=16)
+    found = outlier(Context(_table(emb, cls)), {"ratio": OUTLIER_RATIO})
+    if stranger:
+        assert found and found[0].evidence["files"] == ["a/7.png"]
+    else:
+        assert found == []
+
+
+def test_images_reported_as_blurry_or_dark_are_left_to_that_finding():
+    emb, cls = _two_classes()
+    emb[7] = 3 * np.random.default_rng(3).normal(size=16)
+    ctx = Context(_table(emb, cls))
+    ctx.cache["blurry"] = np.array([7])
+    assert outlier(ctx, {"ratio": OUTLIER_RATIO}) == []
+
+
+def test_healthy_folder_has_no_outlier(healthy_report):
+    assert not [f for f in healthy_report.findings if f.code.value == "DATA_OUTLIER"]
