@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.faults.folders import make_folder  # noqa: E402
 from convergent.data.checks import Context, robust_z  # noqa: E402
-from convergent.data.checks.similarity import _features  # noqa: E402
+from convergent.data.checks.outliers import outlier_scores  # noqa: E402
 from convergent.data.folder import discover  # noqa: E402
 from convergent.data.scan import scan  # noqa: E402
 from convergent.data.table import build_table  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="convergent-healthy-"))
     alarms: dict[str, int] = {}
-    tails: dict[str, list[float]] = {"blur_z": [], "outlier_z": []}
+    tails: dict[str, list[float]] = {"blur_z": [], "outlier_score": []}
     total = 0
     for base, seed, val, size in HEALTHY:
         root = out / f"healthy_{base}_{seed}"
@@ -55,14 +55,8 @@ def main() -> None:
         z = robust_z(np.log(t.df["blur"].to_numpy(np.float64)), 0.05)
         tails["blur_z"] += sorted(z.tolist())[:5]
         ctx = Context(t)
-        from sklearn.neighbors import NearestNeighbors
-
-        x = _features(ctx)
-        for _, rows in t.df.groupby(["split", "cls"]).groups.items():
-            rows = np.asarray(rows)
-            d, _ = NearestNeighbors(n_neighbors=6).fit(x[rows]).kneighbors(x[rows])
-            zz = robust_z(np.log(d[:, 1:].mean(axis=1) + 1e-6), 0.05)
-            tails["outlier_z"] += sorted(zz.tolist())[-2:]
+        score = outlier_scores(ctx)
+        tails["outlier_score"] += sorted(score[np.isfinite(score)].tolist())[-2:]
     print(json.dumps({"images": total, "false_alarms": alarms,
                       "z_tails": {k: [round(v, 2) for v in sorted(vals)[:8]] if k == "blur_z"
                                   else [round(v, 2) for v in sorted(vals)[-8:]]
