@@ -33,3 +33,8 @@ def test_votes_and_out_of_sample_probabilities():
     y_wrong[4] = 0  # the vote leaves the row out, so its own label does not count
     assert oos_probabilities(x, y_wrong, k=2)[4].argmax() == 1
     assert votes(np.array([[1, 2], [0, 2]]), np.array([0, 1, 1])).tolist() == [[0, 2], [1, 1]]
+
+
+def test_spectrum_in_chunks_equals_spectrum_at_once():
+    g = np.random.default_rng(0).normal(size=(5, 1024)).astype(np.float16)
+    assert np.allclose(spectrum(g, chunk=2), spectrum(g))

@@ -24,6 +24,9 @@ from convergent.data.checks import Context
 # period across the image) to the corner of the spectrum: one band per octave and a half
 # below Nyquist, 7 bands (DC left out: the gray copy is standardized).
 SPECTRUM_BANDS = 7
+# Images per FFT batch: 4,096 32x32 complex spectra are 34 MB, so the spectrum never
+# holds a copy of the whole table (100k images would be 0.8 GB at once).
+SPECTRUM_CHUNK = 4096
 # Weight of the spectrum block against the shape block (each block has unit scale):
 # measured on generated development folders (benchmarks/perf/scan_outlier_label_dev.py,
 # seeds 301-305 and the healthy seeds 100-103, none of them a fault-benchmark folder):
@@ -39,24 +42,29 @@ KNN_VOTE = 10
 PCA_DIMS = 64
 
 
-def spectrum(g32: np.ndarray) -> np.ndarray:
+def spectrum(g32: np.ndarray, chunk: int = SPECTRUM_CHUNK) -> np.ndarray:
     """Log share of the power in each radial frequency band of 32x32 gray images.
 
     Args:
         g32: (n, 1024) flattened 32x32 gray images (the table's ``g32``).
+        chunk: images transformed at once (bounds the complex FFT buffer).
 
     Returns:
         (n, SPECTRUM_BANDS) float32; rows of blank images are all equal.
     """
-    g = np.asarray(g32, dtype=np.float32).reshape(-1, 32, 32)
-    power = np.abs(np.fft.fft2(g)) ** 2
     f = np.fft.fftfreq(32)
     radius = np.hypot(f[:, None], f[None, :])
     edges = np.geomspace(1 / 32, 0.71, SPECTRUM_BANDS + 1)
-    band = np.digitize(radius, edges) - 1  # -1 = DC, SPECTRUM_BANDS = beyond the corner
-    s = np.stack([power[:, band == b].sum(axis=1) for b in range(SPECTRUM_BANDS)], axis=1)
-    s = s / np.maximum(s.sum(axis=1, keepdims=True), 1e-12)
-    return np.log(s + 1e-6).astype(np.float32)
+    band = (np.digitize(radius, edges) - 1).ravel()  # -1 = DC
+    masks = [band == b for b in range(SPECTRUM_BANDS)]
+    out = np.empty((len(g32), SPECTRUM_BANDS), np.float32)
+    for i in range(0, len(g32), chunk):
+        g = np.asarray(g32[i:i + chunk], dtype=np.float32).reshape(-1, 32, 32)
+        power = (np.abs(np.fft.fft2(g)) ** 2).reshape(len(g), -1)
+        s = np.stack([power[:, m].sum(axis=1) for m in masks], axis=1)
+        s = s / np.maximum(s.sum(axis=1, keepdims=True), 1e-12)
+        out[i:i + chunk] = np.log(s + 1e-6)
+    return out
 
 
 def features(ctx: Context) -> np.ndarray:
