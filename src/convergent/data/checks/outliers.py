@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from convergent.data.checks import DATA_CHECKS, MAX_LISTED, Context, fraction_severity
-from convergent.data.checks.embedding import features, label_rows, neighbours
+from convergent.data.checks.embedding import features, label_rows, neighbours, threads_for
 from convergent.findings import Code, Finding
 from convergent.remedies.catalog import remedies_for
 
@@ -92,7 +92,8 @@ def outlier_scores(ctx: Context) -> np.ndarray:
     for rows in df[ctx.ok].groupby("cls").groups.values():  # splits pooled: one class
         rows = np.asarray(rows)
         if len(rows) >= MIN_CLASS:
-            ratio[rows] = class_ratio(x[rows], seed=ctx.seed)
+            with threads_for(len(rows)):
+                ratio[rows] = class_ratio(x[rows], seed=ctx.seed)
     score = ratio.copy()
     rows, _, _ = label_rows(ctx, MIN_CLASS)
     if rows.size > OUTLIER_K:
