@@ -22,15 +22,18 @@ one after the other, each through ``convergent run --json`` in a neutral tempora
 Accuracy is ``val_accuracy`` (``accuracy`` for a script without validation). Per case:
 ``within_2pts`` = repair accuracy >= hand-fixed accuracy - 0.02 (issue 7's target: in
 >= 90% of cases), ``time_ratio`` = R / T (target <= 3), and for both searches
-``reaches_fixed`` (the same 2-point test) and ``healthy``. One table row per case, then::
+``reaches_fixed`` (the same 2-point test) and ``healthy``; ``plain_within_2pts`` counts
+the cases where the script as written is already within 2 points (nothing to win there).
+One table row per case, then::
 
-    repair_vs_fixed cases=N within_2pts=K/N time_ratio_median=.. time_ratio_le3=K/N
-        repair_healthy=K/N random_healthy=K/N repair_reaches_fixed=K/N
+    repair_vs_fixed cases=N within_2pts=K/N plain_within_2pts=K/N time_ratio_median=..
+        time_ratio_le3=K/N repair_healthy=K/N random_healthy=K/N repair_reaches_fixed=K/N
         random_reaches_fixed=K/N seconds=..
 
 (``repair_reaches_fixed`` is ``within_2pts``, repeated beside the random search's count.)
 
     .venv/bin/python benchmarks/perf/repair_vs_fixed.py [--cases a,b] [--seed 0] [--json OUT]
+    .venv/bin/python benchmarks/perf/repair_vs_fixed.py --table-from OUT   # re-print a run
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import statistics
 import sys
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,11 @@ class Row:
     @property
     def within(self) -> bool:
         return reaches(self.repair_acc, self.fixed_acc)
+
+    @property
+    def plain_within(self) -> bool:
+        """The script as written is already within 2 points (nothing to win)."""
+        return reaches(self.plain_acc, self.fixed_acc)
 
     @property
     def random_within(self) -> bool:
@@ -177,6 +185,7 @@ def summary_line(rows: list[Row], seconds: float) -> str:
 
     le3 = sum(1 for x in ratios if x <= TIME_RATIO)
     return (f"repair_vs_fixed cases={n} within_2pts={count('within')} "
+            f"plain_within_2pts={count('plain_within')} "
             f"time_ratio_median={median} time_ratio_le3={le3}/{n} "
             f"repair_healthy={count('repair_healthy')} "
             f"random_healthy={count('random_healthy')} "
@@ -188,20 +197,24 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def table(rows: list[Row]) -> str:
     head = (f"{'case':26} {'fam':5} {'T_s':>5} {'plain':>6} {'fixed':>6} {'repair':>6} "
-            f"{'kept':>4} {'R_s':>5} {'R/T':>5} {'r_ok':>4} {'random':>6} {'steps':>5} "
-            f"{'x_ok':>4}  repair remedies | random remedies")
+            f"{'w2':>3} {'kept':>4} {'R_s':>5} {'R/T':>5} {'r_ok':>4} {'random':>6} "
+            f"{'w2':>3} {'steps':>5} {'x_ok':>4}  repair remedies | random remedies")
     lines = [head]
     for r in rows:
         lines.append(
             f"{r.name:26} {r.family:5} {_fmt(r.plain_s, '.0f'):>5} {_fmt(r.plain_acc):>6} "
-            f"{_fmt(r.fixed_acc):>6} {_fmt(r.repair_acc):>6} "
+            f"{_fmt(r.fixed_acc):>6} {_fmt(r.repair_acc):>6} {_yes(r.within):>3} "
             f"{'-' if r.repair_kept is None else r.repair_kept:>4} "
             f"{_fmt(r.repair_s, '.0f'):>5} {_fmt(r.time_ratio, '.2f'):>5} "
-            f"{'yes' if r.repair_healthy else 'no':>4} {_fmt(r.random_acc):>6} "
+            f"{_yes(r.repair_healthy):>4} {_fmt(r.random_acc):>6} {_yes(r.random_within):>3} "
             f"{f'{r.random_steps}/{r.random_steps_run}':>5} "
-            f"{'yes' if r.random_healthy else 'no':>4}  "
+            f"{_yes(r.random_healthy):>4}  "
             f"{','.join(r.repair_remedies) or '-'} | {','.join(r.random_remedies) or '-'}")
     return "\n".join(lines)
 
@@ -263,6 +276,16 @@ def measure(name: str, root: str, seed: int, log: Any = print) -> Row:
     return row
 
 
+def report(rows: list[Row], seconds: float) -> None:
+    print(table(rows))
+    for r in rows:
+        for note in r.notes:
+            print(f"note {r.name}: {note}")
+    fams = {f: sum(r.family == f for r in rows) for f in FAMILIES}
+    print("families " + " ".join(f"{f}={n}" for f, n in fams.items()))
+    print(summary_line(rows, seconds))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", help="comma-separated case names (default: every fixed.py)")
@@ -271,7 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1,
                     help="only 1: runs are timed, so they never share the CPU")
     ap.add_argument("--json", type=Path, help="write every row here")
+    ap.add_argument("--table-from", type=Path,
+                    help="print the table and summary of a saved --json run; run nothing")
     args = ap.parse_args(argv)
+    if args.table_from:
+        doc = json.loads(args.table_from.read_text(encoding="utf-8"))
+        names = {f.name for f in fields(Row)}
+        saved = [Row(**{k: v for k, v in r.items() if k in names}) for r in doc["rows"]]
+        seconds = float(doc["summary"].rsplit("seconds=", 1)[1])
+        report(saved, seconds)
+        return 0
     if args.jobs != 1:
         raise SystemExit("--jobs must be 1: the wall times are the measurement")
     manifest = load_manifest()["cases"]
@@ -290,13 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(Row(name, manifest[name]["root"] or "",
                             notes=[f"benchmark: {type(e).__name__}: {e}"]))
     seconds = time.perf_counter() - t0
-    print(table(rows))
-    for r in rows:
-        for note in r.notes:
-            print(f"note {r.name}: {note}")
-    fams = {f: sum(r.family == f for r in rows) for f in FAMILIES}
-    print("families " + " ".join(f"{f}={n}" for f, n in fams.items()))
-    print(summary_line(rows, seconds))
+    report(rows, seconds)
     if args.json:
         args.json.write_text(json.dumps(
             {"rows": [dict(asdict(r), within=r.within, time_ratio=r.time_ratio,

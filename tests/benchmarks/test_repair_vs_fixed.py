@@ -1,8 +1,10 @@
 """benchmarks/perf/repair_vs_fixed.py: its pure scoring on fake reports, and the fixed.py set."""
 
+import json
 import py_compile
 import re
 import tokenize
+from dataclasses import asdict
 
 from benchmarks.faults import scorer
 from benchmarks.faults.scorer import load_manifest
@@ -53,11 +55,23 @@ def test_reaches_and_summary_line():
                 repair_s=40.0, random_acc=0.95, random_healthy=True)
     c = rvf.Row("c", "MODEL_BAD_INIT", notes=["repair: crash"])
     line = rvf.summary_line([a, b, c], 123.4)
-    assert line == ("repair_vs_fixed cases=3 within_2pts=1/3 time_ratio_median=3.25 "
+    assert line == ("repair_vs_fixed cases=3 within_2pts=1/3 plain_within_2pts=0/3 "
+                    "time_ratio_median=3.25 "
                     "time_ratio_le3=1/3 repair_healthy=1/3 random_healthy=1/3 "
                     "repair_reaches_fixed=1/3 random_reaches_fixed=1/3 seconds=123")
     assert re.fullmatch(r"(\S+=\S+ ?)+", line.split(" ", 1)[1])
     assert "MODEL" in rvf.table([a, b, c]).splitlines()[3]
+
+
+def test_table_from_a_saved_run(tmp_path, capsys):
+    row = rvf.Row("a", "TRAIN_LR_TOO_HIGH", plain_s=10.0, plain_acc=0.1, fixed_acc=0.9,
+                  repair_acc=0.9, repair_s=20.0)
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"rows": [dict(asdict(row), within=True)],
+                                 "summary": rvf.summary_line([row], 42.0)}))
+    assert rvf.main(["--table-from", str(saved)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == rvf.summary_line([row], 42.0) and out[1].startswith("a ")
 
 
 def test_fixed_scripts_cover_all_families_and_carry_no_comments(tmp_path):
