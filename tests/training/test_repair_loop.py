@@ -7,6 +7,7 @@ by the test; the fits themselves are real (tiny Dense models, one epoch).
 from __future__ import annotations
 
 import math
+import random
 
 import keras
 import numpy as np
@@ -140,17 +141,35 @@ def test_worse_remedy_is_undone_back_to_the_scripts_own_fit():
     assert rep["code"] == ""  # nothing to change in the script
 
 
-def test_random_search_draws_handlers_seeded_and_stops_when_healthy(monkeypatch):
+def _draws(seed: int, n: int) -> list[str]:
+    rng, model = random.Random(seed), _model()
+    fit_kwargs = {"x": X, "y": Y, "epochs": 1, "validation_data": (X[:24], Y[:24])}
+    report, out = Report([PROBLEM]), []
+    for _ in range(n):
+        change = repair._random_change(rng, report, model, fit_kwargs)
+        model, fit_kwargs = change.model, change.fit_kwargs
+        out += [a["remedy"] for a in change.applied]
+    return out
+
+
+def test_random_search_draws_any_handler_seeded():
+    drawn = _draws(0, 4)
+    assert len(drawn) == 4 and set(drawn) <= set(runtime.HANDLERS)
+    assert drawn == _draws(0, 4) and drawn != _draws(1, 4)
+    assert drawn != ["lower_lr"] * 4  # not the finding's remedy every time
+
+
+def test_random_search_in_the_loop(monkeypatch):
     monkeypatch.setenv(repair.ENV_SEARCH, "random:0")
-    monkeypatch.setattr(repair, "MAX_STEPS", 3)  # fewer fits: the test stays fast
-    unhealthy = [(2.0 - 0.1 * i, False) for i in range(4)]
-    first, *_ = _run(_model(), unhealthy)
-    again, *_ = _run(_model(), unhealthy)
-    drawn = [s["remedy"] for s in first["repair"]["steps"]]
-    assert len(drawn) == 3 and set(drawn) <= set(runtime.HANDLERS)
-    assert drawn == [s["remedy"] for s in again["repair"]["steps"]]
-    assert drawn != ["lower_lr"] * 3  # not the finding's remedy every time
-    assert all(s["search"] == "random:0" for s in first["repair"]["steps"])
+    monkeypatch.setattr(repair, "MAX_STEPS", 2)  # fewer fits: the test stays fast
+    record, *_ = _run(_model(), [(2.0, False), (1.9, False), (1.8, False)])
+    steps = record["repair"]["steps"]
+    assert [s["remedy"] for s in steps] == _draws(0, 2)
+    assert all(s["search"] == "random:0" for s in steps) and record["repair"]["kept"] == 2
+
+
+def test_random_search_stops_when_healthy(monkeypatch):
+    monkeypatch.setenv(repair.ENV_SEARCH, "random:0")
     stopped, *_ = _run(_model(), [(2.0, False), (1.9, False), (1.8, True), (1.0, False)])
     assert len(stopped["repair"]["steps"]) == 2 and stopped["repair"]["healthy"] is True
 
