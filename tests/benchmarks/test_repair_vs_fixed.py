@@ -43,6 +43,8 @@ def test_within_budget_counts_only_steps_ended_in_time():
     assert rvf.within_budget(m, start=100.0, budget=60.0) == (0.9, True, 2)
     assert rvf.within_budget(m, start=100.0, budget=30.0) == (0.5, False, 1)
     assert rvf.within_budget(m, start=100.0, budget=5.0) == (0.12, False, 0)
+    assert rvf.step_span(m) == (109.0, 41.0)  # first step started at ended - seconds
+    assert rvf.step_span(_metrics([], True)) == (None, 0.0)
 
 
 def test_reaches_and_summary_line():
@@ -58,7 +60,8 @@ def test_reaches_and_summary_line():
     assert line == ("repair_vs_fixed cases=3 within_2pts=1/3 plain_within_2pts=0/3 "
                     "time_ratio_median=3.25 "
                     "time_ratio_le3=1/3 repair_healthy=1/3 random_healthy=1/3 "
-                    "repair_reaches_fixed=1/3 random_reaches_fixed=1/3 seconds=123")
+                    "repair_reaches_fixed=1/3 random_reaches_fixed=1/3 "
+                    "random_st_healthy=0/3 random_st_reaches_fixed=0/3 seconds=123")
     assert re.fullmatch(r"(\S+=\S+ ?)+", line.split(" ", 1)[1])
     assert "MODEL" in rvf.table([a, b, c]).splitlines()[3]
 
