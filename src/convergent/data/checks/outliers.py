@@ -2,8 +2,8 @@
 
 Score of an image: the mean distance to its ``OUTLIER_K`` nearest images of the same
 class (training and validation pooled: a 12-image validation class would otherwise have
-far neighbours by its size alone), divided by the median distance between two random images of that class
-(``class_ratio``). 1 means "its nearest class members are no closer than a random pair":
+far neighbours by its size alone), divided by the median distance between two random
+images of that class (``class_ratio``). 1 means "its nearest class members are no closer than a random pair":
 nothing in the class resembles it. Normal images sit far below 1 (they have look-alikes).
 
 Why a ratio and not a robust z of the distance (the first version): on these compact
