@@ -104,3 +104,19 @@ def test_inputs_are_not_mutated(keras):
     fk = {"x": data()[0], "y": data()[1], "epochs": 3, "callbacks": []}
     apply([finding(Code.TRAIN_UNDERFITTING, "more_epochs")], mlp(keras), ck, fk)
     assert fk["epochs"] == 3 and fk["callbacks"] == [] and ck["optimizer"] == "sgd"
+
+
+def test_nonfinite_inputs_are_replaced_in_a_copy(keras):
+    x, y = data()
+    x[0, 0, 0, 0] = np.nan
+    x[1, 1, 1, 0] = np.inf
+    f = finding(Code.DATA_NONFINITE, "fix_nonfinite")
+    change = apply([f], mlp(keras), {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+                   {"x": x, "y": y, "epochs": 1, "verbose": 0, "validation_data": (x, y)})
+    assert change.applied[0]["remedy"] == "fix_nonfinite"
+    assert np.isfinite(change.fit_kwargs["x"]).all()
+    assert np.isfinite(change.fit_kwargs["validation_data"][0]).all()
+    assert np.isnan(x[0, 0, 0, 0])  # the user's array is untouched
+    bad_labels = apply([f], mlp(keras), {"optimizer": "adam", "loss": "mse"},
+                       {"x": x, "y": np.full(30, np.nan), "epochs": 1})
+    assert not bad_labels.changed and "labels" in bad_labels.skipped[0]["why"]

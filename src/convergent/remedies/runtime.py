@@ -289,6 +289,37 @@ def _h_class_weights(s: _State) -> str:
     return f"class_weight={{{', '.join(f'{k}: {v:.2f}' for k, v in w.items())}}}"
 
 
+def _finite_copy(a: Any) -> Any:
+    """A copy of a float array with NaN/inf replaced by 0, or None when it has none."""
+    if not isinstance(a, np.ndarray) or a.dtype.kind != "f" or np.isfinite(a).all():
+        return None
+    return np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+@handler("fix_nonfinite")
+def _h_fix_nonfinite(s: _State) -> str:
+    fk = s.fit_kwargs
+    for key in ("y",):
+        y = fk.get(key)
+        if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError("the labels hold NaN/inf: fix how they are made")
+    fixed = []
+    x = _finite_copy(fk.get("x"))
+    if x is not None:
+        fk["x"] = x
+        fixed.append("x")
+    val = fk.get("validation_data")
+    if isinstance(val, (tuple, list)) and val:
+        xv = _finite_copy(val[0])
+        if xv is not None:
+            fk["validation_data"] = (xv, *val[1:])
+            fixed.append("validation x")
+    if not fixed:
+        raise ValueError("no NaN/inf in the input arrays (a pipeline needs the fix in its code)")
+    # a zero where (x - mean) / std divided 0 by 0 is what a guarded division gives
+    return f"NaN/inf in {' and '.join(fixed)} replaced by 0 (a copy: your arrays are unchanged)"
+
+
 def _has_cb(s: _State, name: str) -> bool:
     return any(type(cb).__name__ == name for cb in s.fit_kwargs["callbacks"])
 
