@@ -77,19 +77,26 @@ def spectrum(g32: np.ndarray, chunk: int = SPECTRUM_CHUNK) -> np.ndarray:
 
 
 def features(ctx: Context) -> np.ndarray:
-    """Shape (HOG + gray, equally weighted) and the weighted, standardized spectrum."""
+    """Shape (HOG + gray, equally weighted) and the weighted, standardized spectrum.
+
+    Written into one preallocated float32 matrix: at 100k images each copy is 160 MB.
+    """
     if "features" not in ctx.cache:
         t = ctx.table
-        shape = np.hstack([t.hog, t.emb]).astype(np.float32) / np.sqrt(2)
+        n_hog, n_emb = t.hog.shape[1], t.emb.shape[1]
+        out = np.empty((len(t.hog), n_hog + n_emb + SPECTRUM_BANDS), np.float32)
+        out[:, :n_hog] = t.hog
+        out[:, n_hog:n_hog + n_emb] = t.emb
+        out[:, :n_hog + n_emb] *= np.float32(1 / np.sqrt(2))
         spec = spectrum(t.g32)
         ok = ctx.ok
         if ok.any():
-            med = np.median(spec[ok], axis=0)
-            sd = spec[ok].std(axis=0) + 1e-6
-            spec = (spec - med) / sd
-        spec = spec / np.sqrt(SPECTRUM_BANDS) * SPECTRUM_WEIGHT
+            spec -= np.median(spec[ok], axis=0)
+            spec /= spec[ok].std(axis=0) + 1e-6
+        spec *= SPECTRUM_WEIGHT / np.sqrt(SPECTRUM_BANDS)
         spec[~ok] = 0.0
-        ctx.cache["features"] = np.hstack([shape, spec]).astype(np.float32)
+        out[:, n_hog + n_emb:] = spec
+        ctx.cache["features"] = out
     return ctx.cache["features"]
 
 
