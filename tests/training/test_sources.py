@@ -84,3 +84,14 @@ def test_folder_loader_values_are_the_decoded_files(tmp_path):
     record: dict = {}
     _, _, found = read_fit_arguments({"x": ds}, record)
     assert "DATA_UNNORMALIZED" in [f.code.value for f in found]
+
+
+def test_rescaling_then_pooling_still_counts_as_rescaled():
+    import keras
+
+    x, y = _xy(scale=255.0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.AveragePooling2D(2), keras.layers.Flatten(),
+                              keras.layers.Dense(4, activation="softmax")])
+    _, _, found = read_fit_arguments({"x": x, "y": y}, {}, model)
+    assert "DATA_UNNORMALIZED" not in [f.code.value for f in found]

@@ -458,7 +458,7 @@ def network_inputs(model: Any, x: np.ndarray) -> np.ndarray | None:
     out = x
     for layer in _leaf_layers(model):
         name = type(layer).__name__
-        if name in VALUE_KEEPING:
+        if name in VALUE_KEEPING or "Pooling" in name:  # pooling averages or picks values
             continue
         if not any(name.startswith(p) for p in PREPROCESSING):
             # the first weight layer gets ``out``; an unknown weightless layer: give up

@@ -84,3 +84,20 @@ def test_leakage_within_the_validation_noise_is_advice():
     assert _leak_severity(11, 400).value == "warning"
     # large validation sets keep the 1 % floor (SE of 20,000 images is 0.35 %)
     assert _leak_severity(201, 20_000).value == "warning"
+
+
+def test_duplicate_severity_counts_the_extra_copies():
+    from convergent.data.checks.similarity import _groups
+
+    # a chain 0-1-2 and a pair 5-6: 5 images in 2 groups, 3 extra copies
+    assert _groups(np.array([0, 1, 5]), np.array([1, 2, 6])) == 2
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (400, 16, 16)).astype(np.uint8)
+    y = np.arange(400) % 4
+    for k in range(3):  # 3 exact copies: 6 files in pairs, 3 extra copies = 0.75 %
+        x[100 + k] = x[k]
+    f = _find(scan(x, y), "DATA_DUPLICATES")
+    assert f.evidence["extra_copies"] == 3 and f.severity.value == "info"
+    for k in range(3, 6):  # 6 extra copies of 400 = 1.5 %: more than advice
+        x[100 + k] = x[k]
+    assert _find(scan(x, y), "DATA_DUPLICATES").severity.value == "warning"

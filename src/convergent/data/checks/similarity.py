@@ -41,16 +41,30 @@ def duplicates(ctx: Context, params: dict[str, Any]) -> list[Finding]:
     pairs = [sorted(x) for x in zip(ctx.rel(i), ctx.rel(j), strict=True)]
     files = sorted({f for x in pairs for f in x})
     exact = int((p["kind"] == "exact").sum())
+    # what duplicates cost is their extra copies (files minus one per group): the share
+    # MINOR_FRACTION reasons about; a pair with two labels contradicts itself as well
+    extra = len(files) - _groups(i, j)
     return [Finding(
-        Code.DATA_DUPLICATES, fraction_severity(len(files), int(ctx.ok.sum())), 0.9,
+        Code.DATA_DUPLICATES, fraction_severity(extra + cross, int(ctx.ok.sum())), 0.9,
         f"{len(pairs)} duplicate pair(s) within a split ({exact} exact)",
         "The same picture appears more than once (exactly, or re-encoded, resized, "
         "cropped or brightened). Duplicates weigh some images more than others"
         + (f"; {cross} pair(s) even carry different labels." if cross else "."),
         {"pairs": pairs[:MAX_LISTED], "n_pairs": len(pairs), "files": files[:MAX_LISTED],
-         "exact": exact, "different_labels": cross,
+         "exact": exact, "different_labels": cross, "extra_copies": extra,
          "threshold": _thresholds()},
         remedies_for(Code.DATA_DUPLICATES, "dedupe"))]
+
+
+def _groups(i: np.ndarray, j: np.ndarray) -> int:
+    """Connected groups among the images in pairs (i[k], j[k])."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes, inv = np.unique(np.concatenate([i, j]), return_inverse=True)
+    a, b = inv[: len(i)], inv[len(i):]
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(nodes), len(nodes)))
+    return int(connected_components(graph, directed=False)[0])
 
 
 def _thresholds() -> dict[str, Any]:
