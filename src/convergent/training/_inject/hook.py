@@ -357,10 +357,10 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
             _replayable(val) else None
         if hasattr(x, "classes") and _is_array(getattr(x, "classes", None)):
             facts.update(label_facts(x.classes))  # DirectoryIterator's label array
-        if hasattr(x, "batch_size") and isinstance(getattr(x, "batch_size", None), int):
-            facts["batch_size"] = x.batch_size
-        elif sources.batch_size(x):
-            facts["batch_size"] = sources.batch_size(x)
+        batch = getattr(x, "batch_size", None)
+        batch = batch if isinstance(batch, int) else sources.batch_size(x)
+        if batch:
+            facts["batch_size"] = batch
         if hasattr(x, "n") and isinstance(getattr(x, "n", None), int):
             facts["n_train"] = x.n
         loader = sources.loader_files(x)
