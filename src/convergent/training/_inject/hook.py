@@ -596,12 +596,12 @@ def input_files(x: Any) -> list[str] | None:
     """The image files a fit input reads, when its loader exposes them: ``file_paths`` of
     ``image_dataset_from_directory`` (also under later ``map``/``batch``/``prefetch``
     stages) or ``filepaths`` of ``flow_from_directory``."""
+    from convergent.training._inject.sources import file_paths
+
     for d in _stages(x):
-        for attr in ("file_paths", "filepaths"):
-            paths = getattr(d, attr, None)
-            if isinstance(paths, (list, tuple)) and paths and \
-                    all(isinstance(p, str) for p in paths):
-                return list(paths)
+        paths = file_paths(d)
+        if paths:
+            return paths
     return None
 
 

@@ -92,11 +92,21 @@ def loader_files(ds: Any) -> list[str] | None:
     """``file_paths`` of an ``image_dataset_from_directory`` result reached through
     value-preserving stages only (so its values are the decoded files, 0-255)."""
     for d in _chain(ds):
-        paths = getattr(d, "file_paths", None)
-        if isinstance(paths, (list, tuple)) and paths and all(isinstance(p, str) for p in paths):
-            return list(paths)
+        paths = file_paths(d, ("file_paths",))
+        if paths:
+            return paths
         if not _preserving(d):
             return None
+    return None
+
+
+def file_paths(d: Any, attrs: tuple[str, ...] = ("file_paths", "filepaths")) -> list[str] | None:
+    """The file list a loader object exposes (``file_paths`` of
+    ``image_dataset_from_directory``, ``filepaths`` of ``flow_from_directory``)."""
+    for attr in attrs:
+        paths = getattr(d, attr, None)
+        if isinstance(paths, (list, tuple)) and paths and all(isinstance(p, str) for p in paths):
+            return list(paths)
     return None
 
 
