@@ -71,16 +71,35 @@ def test_confidence_out_of_range_is_rejected():
         ([("DATA_DARK", "warning"), ("TRAIN_LR_TOO_HIGH", "error")], "TRAIN_LR_TOO_HIGH"),
         ([("DATA_DUPLICATES", "warning"), ("DATA_IMBALANCE", "warning")], "DATA_IMBALANCE"),
         ([("DATA_BLURRY", "warning"), ("TRAIN_STUCK_AT_CHANCE", "error")], "DATA_BLURRY"),
+        ([("DATA_LEAKAGE", "warning"), ("MODEL_TOO_LARGE", "warning")], "MODEL_TOO_LARGE"),
+        ([("DATA_LEAKAGE", "error"), ("TRAIN_NO_REGULARIZATION", "warning")],
+         "DATA_LEAKAGE"),
+        ([("DATA_EMPTY_CLASS", "error", 1.0), ("DATA_NONFINITE", "error", 0.9)],
+         "DATA_NONFINITE"),
+        ([("MODEL_OUTPUT_UNITS", "error", 0.95), ("MODEL_LOSS_MISMATCH", "error", 0.85)],
+         "MODEL_LOSS_MISMATCH"),
+        ([("DATA_TOO_FEW", "warning", 0.9), ("DATA_IMBALANCE", "warning", 0.8)],
+         "DATA_IMBALANCE"),
     ],
     ids=["cause-before-symptom", "warning-cause-before-error-symptom",
          "info-last", "error-before-warning", "fatal-first", "data-before-training-setting",
          "model-before-training-setting", "training-cause-before-advice",
          "quality-after-training-cause", "quality-after-other-data-cause",
-         "quality-before-symptom"],
+         "quality-before-symptom", "minor-leak-after-model-cause", "major-leak-is-a-cause",
+         "nan-labels-before-the-class-they-empty", "loss-before-output-it-mismatches",
+         "imbalance-before-its-small-classes"],
 )
 def test_ranking_puts_root_cause_first(codes, first):
-    ranked = rank([make(c, s) for c, s in codes])
+    ranked = rank([make(*c) for c in codes])
     assert ranked[0].code.value == first
+
+
+def test_symptom_present_at_init_ranks_as_a_cause():
+    dead = Finding("TRAIN_DYING_RELU", "error", 0.8, "t", "e", {"at_init": True})
+    low_lr = make("TRAIN_LR_TOO_LOW", "warning", 0.6)
+    assert rank([low_lr, dead])[0].code.value == "TRAIN_DYING_RELU"
+    later = Finding("TRAIN_DYING_RELU", "error", 0.8, "t", "e", {"at_init": False})
+    assert rank([low_lr, later])[0].code.value == "TRAIN_LR_TOO_LOW"
 
 
 def test_rank_keeps_one_finding_per_code():

@@ -113,11 +113,34 @@ QUALITY: frozenset[Code] = frozenset({
     Code.DATA_OUTLIER, Code.DATA_DUPLICATES, Code.DATA_ODD_SIZE, Code.DATA_GRAYSCALE_AS_RGB,
     Code.DATA_LOW_VARIETY,
 })
-FATAL_CAUSES: frozenset[Code] = frozenset({
+# Fatal causes in the order one explains the next: NaN labels empty the classes they
+# belonged to and crash the loss; the loss decides what the output layer must be (units,
+# activation), so a wrong loss comes before the output it mismatches.
+FATAL_CAUSES: tuple[Code, ...] = (
     Code.DATA_NONFINITE, Code.DATA_LABELS_MISALIGNED, Code.DATA_EMPTY_CLASS,
-    Code.MODEL_OUTPUT_UNITS, Code.MODEL_LOSS_MISMATCH, Code.MODEL_OUTPUT_ACTIVATION,
+    Code.MODEL_LOSS_MISMATCH, Code.MODEL_OUTPUT_UNITS, Code.MODEL_OUTPUT_ACTIVATION,
     Code.MODEL_FROZEN, Code.MODEL_NO_NONLINEARITY,
-})
+)
+# Other causes where one subsumes the other, first the one to fix: a few small classes
+# beside large ones are the tail of an imbalance, which its remedies (class weights,
+# oversampling) address, while "too few" asks for more data overall.
+PRECEDENCE: tuple[Code, ...] = FATAL_CAUSES + (Code.DATA_IMBALANCE, Code.DATA_TOO_FEW)
+# A symptom measured before the first update (dead ReLUs or vanishing gradients at step
+# 0) is a property of the model as built, not a reaction to training: its finding sets
+# ``evidence["at_init"]`` and ranks as a cause.
+AT_INIT = "at_init"
+
+
+def is_symptom(f: Finding) -> bool:
+    """A symptom, unless measured before training moved the weights (``AT_INIT``)."""
+    return f.code in SYMPTOMS and not f.evidence.get(AT_INIT)
+
+
+def is_quality(f: Finding) -> bool:
+    """Image-quality findings, and leakage below an error: a minority of leaked images
+    overstates validation accuracy by at most their share, it does not stop learning."""
+    return f.code in QUALITY or (f.code is Code.DATA_LEAKAGE
+                                 and f.severity is not Severity.ERROR)
 
 
 @dataclass(frozen=True)
@@ -170,11 +193,12 @@ def rank_key(f: Finding) -> tuple:
     """Sort key putting the finding to fix first at the front (see module comment)."""
     return (
         f.severity is Severity.INFO,
-        f.code in SYMPTOMS,
-        f.code in QUALITY,
+        is_symptom(f),
+        is_quality(f),
         f.code.family == "training",
         f.severity.rank,
         f.code not in FATAL_CAUSES,
+        PRECEDENCE.index(f.code) if f.code in PRECEDENCE else len(PRECEDENCE),
         -float(f.confidence),
         f.code.value,
     )

@@ -292,6 +292,16 @@ def test_no_regularization_is_advice_while_the_training_set_is_fit_poorly() -> N
     assert "TRAIN_NO_REGULARIZATION" not in codes(facts, "warning")
 
 
+def test_no_regularization_is_advice_when_only_the_validation_loss_rises() -> None:
+    h = healthy(20)
+    h["val_loss"] = h["val_loss"][:10] + [h["val_loss"][9] * (1 + 0.1 * k)
+                                          for k in range(1, 11)]
+    facts = RunFacts(history=h, n_val=1000, regularization={"dropout": False, "n_params": 10**6})
+    assert "TRAIN_OVERFITTING" in codes(facts)          # the loss did turn up
+    assert "TRAIN_NO_REGULARIZATION" in codes(facts)
+    assert "TRAIN_NO_REGULARIZATION" not in codes(facts, "warning")  # accuracies agree
+
+
 def test_no_regularization_negative() -> None:
     h = healthy(20)
     h["val_accuracy"] = [a - 0.3 for a in h["accuracy"]]
@@ -348,6 +358,64 @@ def test_dying_relu_positive_and_negative() -> None:
     assert f.severity is Severity.ERROR and f.evidence["began_step"] == 10
     d["values"] = [0.05, 0.1, 0.2]
     assert "TRAIN_DYING_RELU" not in codes(RunFacts(history={"loss": [1.0]}, dead_fraction=d))
+
+
+def test_dying_relu_at_init_is_marked_and_points_at_the_init() -> None:
+    dead_from_start = {"steps": [0, 25, 50], "epochs": [0, 0, 1], "values": [1.0, 1.0, 1.0]}
+    f = next(f for f in analyze_curves(RunFacts(history={"loss": [2.3]},
+                                                dead_fraction=dead_from_start)).findings
+             if f.code.value == "TRAIN_DYING_RELU")
+    assert f.evidence["at_init"] is True and f.remedies[0].id == "he_init"
+    killed_later = {"steps": [0, 25, 50], "epochs": [0, 0, 1], "values": [0.05, 0.99, 0.99]}
+    f = next(f for f in analyze_curves(RunFacts(history={"loss": [2.3]},
+                                                dead_fraction=killed_later)).findings
+             if f.code.value == "TRAIN_DYING_RELU")
+    assert f.evidence["at_init"] is False and f.remedies[0].id == "lower_lr"
+
+
+def test_vanishing_at_step_0_is_marked_at_init() -> None:
+    g = grads([[1e-9, 1e-3, 1.0], [1e-9, 1e-3, 1.0]])
+    g["steps"] = [0, 25]
+    f = next(f for f in analyze_curves(RunFacts(history={"loss": [1.0]}, grad_norms=g)).findings
+             if f.code.value == "TRAIN_VANISHING_GRADIENTS")
+    assert f.evidence["at_init"] is True
+    g["steps"] = [5, 25]
+    f = next(f for f in analyze_curves(RunFacts(history={"loss": [1.0]}, grad_norms=g)).findings
+             if f.code.value == "TRAIN_VANISHING_GRADIENTS")
+    assert f.evidence["at_init"] is False
+
+
+def test_divergence_with_an_unsafe_loss_blames_the_loss() -> None:
+    probe = {"loss": "cross_entropy", "value": "nan"}
+    f = next(f for f in analyze_curves(RunFacts(history={"loss": [2.3, float("nan")]},
+                                                loss_unsafe=probe)).findings
+             if f.code.value == "TRAIN_DIVERGED")
+    assert f.evidence["at_init"] is True and f.remedies[0].id == "fix_loss"
+    f = next(f for f in analyze_curves(RunFacts(history={"loss": [2.3, float("nan")]})).findings
+             if f.code.value == "TRAIN_DIVERGED")
+    assert not f.evidence.get("at_init") and f.remedies[0].id == "lower_lr"
+
+
+CREEP = list(2.303 - 0.0004 * np.arange(5))   # falls every epoch, < 1 % gone
+
+
+def test_lr_too_low_is_advice_at_a_typical_rate_and_a_warning_at_a_low_one() -> None:
+    def finding(lr):
+        facts = RunFacts(history={"loss": CREEP}, n_classes=10,
+                         optimizer={"name": "adam", "learning_rate": lr})
+        return next(f for f in analyze_curves(facts).findings
+                    if f.code.value == "TRAIN_LR_TOO_LOW")
+    assert finding(1e-3).severity is Severity.INFO
+    assert finding(1e-6).severity is Severity.WARNING
+
+
+def test_lr_too_low_is_not_blamed_when_the_units_are_dead() -> None:
+    dead = {"steps": [0, 25], "epochs": [0, 0], "values": [1.0, 1.0]}
+    opt = {"name": "adam", "learning_rate": 1e-3}
+    facts = RunFacts(history={"loss": CREEP}, n_classes=10, optimizer=opt, dead_fraction=dead)
+    assert "TRAIN_LR_TOO_LOW" not in codes(facts)
+    facts.optimizer = {"name": "adam", "learning_rate": 1e-7}   # both can be wrong
+    assert "TRAIN_LR_TOO_LOW" in codes(facts)
 
 
 def _noisy_batch1(seed: int = 0, n: int = 900) -> list[float]:

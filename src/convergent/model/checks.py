@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from convergent.findings import Code, Finding, Severity
 from convergent.model.facts import (
     ACTIVATION_GAIN,
+    RELU_LIKE,
     SATURATING,
     WEIGHT_KINDS,
     LayerFact,
@@ -426,11 +429,41 @@ def check_bad_init(ctx: LintContext, params: dict[str, Any]) -> Iterator[Finding
     return out
 
 
-# sigmoid' <= 1/4 everywhere; tanh' averages ~0.6 over N(0, 1) pre-activations (the scale
-# Glorot init aims for): E[1 - tanh(z)^2] = 0.605. Gradient through k such layers shrinks
-# by at least the product; 1e-2 = two orders of magnitude between first and last layer.
+# sigmoid' <= 1/4 everywhere; tanh' averages E[1 - tanh(z)^2] over its pre-activations z,
+# 0.605 for N(0, 1) (the scale Glorot init aims for) and ~1 for the small z of a small
+# init, where tanh is nearly linear (that gradient loss is the init's: MODEL_BAD_INIT).
+# Gradient through k such layers shrinks by at least the product; 1e-2 = two orders of
+# magnitude between first and last layer.
 SATURATION_FACTOR = {"sigmoid": 0.25, "tanh": 0.605}
 SATURATION_GRAD_BOUND = 1e-2
+
+
+def _slopes(eff: list[tuple[LayerFact, str, bool, bool]]) -> list[float]:
+    """Mean slope of each hidden layer's sigmoid/tanh at its initial pre-activation scale.
+
+    The second moment of the signal is carried layer to layer (unit-scale inputs;
+    Var(pre) = Var(W) * fan_in * E[a^2] of the layer below, Poole et al. 2016 "mean field"
+    propagation); an unknown initializer or a normalization layer resets it to the Glorot
+    scale 1. tanh's slope is then E[1 - tanh(z)^2], z ~ N(0, Var(pre)) by Gauss-Hermite
+    quadrature; sigmoid keeps its bound 1/4.
+    """
+    x, w = np.polynomial.hermite_e.hermegauss(40)
+    w = w / w.sum()
+    m, out = 1.0, []
+    for lf, act, normed, _ in eff:
+        known = lf.init_var is not None and lf.fan_in is not None and not lf.init_constant
+        q = 1.0 if normed or not known else max(lf.init_var * lf.fan_in * m, 1e-30)
+        z = math.sqrt(q) * x
+        kind = SATURATING.get(act)
+        if kind == "tanh":
+            out.append(float(np.sum(w * (1.0 - np.tanh(z) ** 2))))
+            m = float(np.sum(w * np.tanh(z) ** 2))
+        elif kind == "sigmoid":
+            out.append(SATURATION_FACTOR["sigmoid"])
+            m = float(np.sum(w / (1.0 + np.exp(-z)) ** 2))
+        else:
+            m = q / 2 if act in RELU_LIKE else q
+    return out
 
 
 @LINT.register("saturating_activation", codes=[Code.MODEL_SATURATING_ACTIVATION],
@@ -438,7 +471,7 @@ SATURATION_GRAD_BOUND = 1e-2
 def check_saturating(ctx: LintContext, params: dict[str, Any]) -> Iterator[Finding]:
     eff = effective_activations(ctx.facts.layers)[:-1]
     sat = [(lf.name, SATURATING[a]) for lf, a, _, _ in eff if a in SATURATING]
-    bound = math.prod(SATURATION_FACTOR[kind] for _, kind in sat) if sat else 1.0
+    bound = math.prod(_slopes(eff)) if sat else 1.0
     if sat and bound < params["grad_bound"]:
         return [_finding(
             Code.MODEL_SATURATING_ACTIVATION, Severity.WARNING, 0.75,

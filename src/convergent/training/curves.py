@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from convergent.findings import Code, Finding, Severity
+from convergent.findings import AT_INIT, Code, Finding, Severity
 from convergent.registry import Registry
 from convergent.remedies.catalog import remedies_for
 
@@ -81,6 +81,9 @@ class RunFacts:
     dead_fraction: dict[str, Any] | None = None
     saturated_fraction: dict[str, Any] | None = None
     early_stopping: dict[str, Any] | None = None  # {"patience", "monitor"} when one is used
+    # evidence from model/loss_probe.py: the compiled loss is a user function that is not
+    # finite on a confident mistake (an unclipped log)
+    loss_unsafe: dict[str, Any] | None = None
 
     # -- derived views -------------------------------------------------------------------
     def series(self, key: str) -> np.ndarray:
@@ -197,6 +200,18 @@ def check_diverged(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     d = _divergence(facts, p["BLOWUP_FACTOR"])
     if d is None:
         return []
+    if facts.loss_unsafe:
+        # the loss function itself returns NaN/inf: that, not the run, is the cause
+        return [make_finding(
+            Code.TRAIN_DIVERGED, Severity.ERROR, 0.95, "Training diverged: the loss is unsafe",
+            f"The loss became {d['value']:.4g}. The loss function "
+            f"({facts.loss_unsafe.get('loss')}) returns {facts.loss_unsafe.get('value')} on "
+            "a confident mistake: it takes the log of a probability that can be exactly 0. "
+            "Clip the predictions first, y_pred = keras.ops.clip(y_pred, 1e-7, 1 - 1e-7), "
+            "or use the built-in keras.losses.CategoricalCrossentropy, which does.",
+            {"value": d["value"], "initial_loss": facts.initial_loss(),
+             "loss_probe": facts.loss_unsafe, AT_INIT: True},
+            d.get("began_epoch"), "fix_loss", "grad_clip", began_step=d.get("began_step"))]
     return [make_finding(
         Code.TRAIN_DIVERGED, Severity.ERROR, 0.95, "Training diverged",
         f"The loss became {d['value']:.4g} (non-finite or far above where it started); "
@@ -358,17 +373,32 @@ def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     if not reasons:
         return []
     pos, lr = _lr_position(facts)
+    severity = Severity.WARNING
     if lr is not None:
         ev["learning_rate"] = lr
+        ev["lr_position"] = pos
         if pos == "low":
             conf = min(0.9, conf + 0.2)
         elif pos == "high":
             return []
+    if pos != "low" and _gradient_blocked(facts):
+        # units that pass no gradient learn at no learning rate: the slow loss is theirs
+        return []
+    if pos == "typical":
+        # the rate is one the optimizer usually trains well with, so a loss that barely
+        # moves points elsewhere first (data, model, gradients); raising it is advice
+        severity, conf = Severity.INFO, min(conf, 0.4)
     return [make_finding(
-        Code.TRAIN_LR_TOO_LOW, Severity.WARNING, conf, "Learning rate too low",
+        Code.TRAIN_LR_TOO_LOW, severity, conf, "Learning rate too low",
         "The learning rate is too low: " + "; ".join(reasons) + ". Training creeps; raise "
         "the learning rate 3-10x (or pick it with a range test).",
         ev, 0, "raise_lr", "lr_range_test")]
+
+
+def _gradient_blocked(facts: RunFacts) -> bool:
+    """Most ReLU units dead, or the first layer getting almost none of the gradient."""
+    return bool(check_dying_relu(facts, CURVES.params("dying_relu"))) \
+        or _vanishing_signal(facts)
 
 
 # --------------------------------------------------------------------------------------
@@ -735,9 +765,10 @@ def check_no_regularization(facts: RunFacts, p: dict[str, Any]) -> list[Finding]
     if not reg or any(reg.get(k) for k in ("dropout", "weight_decay", "augmentation")):
         return []
     ak = facts.acc_key()
-    gap_ok = False
+    gap_ok, has_gap = False, False
     ev: dict[str, Any] = {"regularization": reg}
     if ak and f"val_{ak}" in facts.history:
+        has_gap = True
         tr, va = facts.series(ak)[-1], facts.series(f"val_{ak}")[-1]
         n = facts.n_val or p["N_UNKNOWN"]
         sigma = math.sqrt(max(va * (1 - va), 1e-4) / n)
@@ -751,8 +782,12 @@ def check_no_regularization(facts: RunFacts, p: dict[str, Any]) -> list[Finding]
     # is fit poorly, adding it is not the next step (advice, not a warning)
     poor = _poorly_fit(facts)
     ev["poorly_fit"] = poor
+    # a validation loss that rises while both accuracies stay together is the model
+    # growing over-confident, which costs calibration, not accuracy: advice as well
+    small_gap = has_gap and not gap_ok
     return [make_finding(
-        Code.TRAIN_NO_REGULARIZATION, Severity.INFO if poor else Severity.WARNING, 0.7,
+        Code.TRAIN_NO_REGULARIZATION,
+        Severity.INFO if poor or small_gap else Severity.WARNING, 0.7,
         "No regularization",
         "The model has no dropout, weight decay or augmentation and it fits the training set "
         "much better than the validation set. Add augmentation and dropout or weight decay.",
@@ -836,7 +871,8 @@ def check_vanishing(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
                     f"last layer ({g['layers'][-1]}) gets (per weight): early layers barely "
                     "learn. Use ReLU with He initialization, or add BatchNormalization.",
                     {"first_to_last_rms_ratio": med, "ratio_threshold": p["RATIO"],
-                     "first_layer": g["layers"][0], "last_layer": g["layers"][-1]},
+                     "first_layer": g["layers"][0], "last_layer": g["layers"][-1],
+                     AT_INIT: _at_init(g, i)},
                     _sample_epoch(g, i), "he_init", "batch_norm", "relu_activation",
                     began_step=_sample_step(g, i)))
     s = facts.saturated_fraction
@@ -867,15 +903,29 @@ def check_dying_relu(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     if not np.isfinite(v[-1]) or v[-1] <= p["DEAD"]:
         return []
     i = int(np.argmax(v > p["DEAD"]))
+    at_init = _at_init(d, i)
+    if at_init:
+        why = ("they were dead before the first update, so the initialization (weights or "
+               "biases) switches them off. Use He initialization with zero biases, or "
+               "LeakyReLU.")
+        preferred = ("he_init", "leaky_relu")
+    else:
+        why = ("they get no gradient and never recover. Lower the learning rate, or use "
+               "LeakyReLU and He initialization.")
+        preferred = ("lower_lr", "leaky_relu", "he_init")
     return [make_finding(
         Code.TRAIN_DYING_RELU, Severity.ERROR if v[-1] > p["FATAL"] else Severity.WARNING,
         0.8, "Dying ReLU",
-        f"{v[-1]:.0%} of ReLU units output zero for every probe input: they get no gradient "
-        "and never recover. Lower the learning rate, or use LeakyReLU and He initialization.",
+        f"{v[-1]:.0%} of ReLU units output zero for every probe input: " + why,
         {"dead_fraction": float(v[-1]), "first_dead_fraction": float(v[0]),
-         "dead_threshold": p["DEAD"]},
-        _sample_epoch(d, i), "lower_lr", "leaky_relu", "he_init",
-        began_step=_sample_step(d, i))]
+         "dead_threshold": p["DEAD"], AT_INIT: at_init},
+        _sample_epoch(d, i), *preferred, began_step=_sample_step(d, i))]
+
+
+def _at_init(d: Mapping[str, Any], i: int) -> bool:
+    """True when sample ``i`` is the one taken at step 0, before the first update (the
+    Monitor samples at the start of a batch)."""
+    return i == 0 and _sample_step(d, 0) == 0
 
 
 # --------------------------------------------------------------------------------------

@@ -405,6 +405,7 @@ class Monitor(keras.callbacks.Callback):
             dead_fraction=self.dead if self.dead["values"] else None,
             saturated_fraction=self.saturated if self.saturated["values"] else None,
             early_stopping=f.get("early_stopping"),
+            loss_unsafe=f.get("loss_unsafe"),
         )
 
     def _analyze(self) -> None:

@@ -390,6 +390,16 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
     es = early_stopping_facts(arguments.get("callbacks"))
     if es:
         facts["early_stopping"] = es
+    if model is not None:
+        try:
+            from convergent.model.loss_probe import unsafe_loss
+
+            with rng_guard():
+                unsafe = unsafe_loss(model)
+            if unsafe:
+                facts["loss_unsafe"] = unsafe
+        except Exception as e:  # noqa: BLE001 - a probe must never break the run
+            notes.append(f"loss probe failed: {type(e).__name__}: {e}")
     return facts, probe, findings
 
 
