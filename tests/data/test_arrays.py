@@ -109,6 +109,16 @@ def test_sorted_labels_warn_without_validation_split_but_not_with_val_data():
     assert "DATA_SORTED_SPLIT" not in codes(check_arrays(x, np.sort(y), x[:50], y[:50]))
 
 
+def test_sorted_labels_trained_in_order_are_an_error_even_with_val_data():
+    x, y = _data()
+    found = [f for f in check_arrays(x, np.sort(y), x[:50], y[:50], in_order=True)
+             if f.code.value == "DATA_SORTED_SPLIT"]
+    assert found and found[0].severity.value == "error" and found[0].evidence["in_order"]
+    # shuffled labels trained in order are fine; sorted ones that fit shuffles are too
+    assert "DATA_SORTED_SPLIT" not in codes(check_arrays(x, y, x[:50], y[:50], in_order=True))
+    assert "DATA_SORTED_SPLIT" not in codes(check_arrays(x, np.sort(y), x[:50], y[:50]))
+
+
 def test_labels_to_int_formats():
     assert labels_to_int(np.array([[0, 1], [1, 0]]))[0].tolist() == [1, 0]
     assert labels_to_int(np.array([[2], [0]]))[0].tolist() == [2, 0]

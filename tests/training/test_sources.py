@@ -52,6 +52,25 @@ def test_shuffled_source_is_checked_and_the_pipeline_order_is_unchanged():
     assert [b[1].numpy().tolist() for b in ds] == expected
 
 
+def test_pipeline_without_shuffle_over_sorted_labels_is_found():
+    x, y = _xy()
+    order = np.argsort(y, kind="stable")
+    x, y = x[order], y[order]
+    plain = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    shuffled = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(64, seed=0).batch(8)
+    assert sources.shuffles(plain) is False and sources.shuffles(shuffled) is True
+    assert sources.shuffles(plain.map(lambda a, b: (a, b))) is None
+
+    def sorted_findings(ds, **kw):
+        _, _, found = read_fit_arguments({"x": ds, **kw}, {})
+        return [f for f in found if f.code.value == "DATA_SORTED_SPLIT"]
+    assert sorted_findings(plain) and sorted_findings(plain)[0].severity.value == "error"
+    assert not [f for f in sorted_findings(shuffled) if f.severity.value == "error"]
+    fit_args = {"y": y, "validation_data": (x[:8], y[:8])}
+    assert sorted_findings(x, shuffle=False, **fit_args)
+    assert not sorted_findings(x, **fit_args)
+
+
 def test_raw_inputs_rescaled_inside_the_model_are_not_unnormalized():
     import keras
 

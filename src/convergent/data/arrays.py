@@ -188,7 +188,8 @@ def array_stats(x: Any, y: Any = None, name: str = "train") -> Stats:
 
 
 def check_arrays(x: Any, y: Any = None, x_val: Any = None, y_val: Any = None, *,
-                 validation_split: float | None = None) -> list[Finding]:
+                 validation_split: float | None = None, in_order: bool = False
+                 ) -> list[Finding]:
     """Check arrays as they would reach ``model.fit`` and return findings (never prints).
 
     Args:
@@ -197,6 +198,8 @@ def check_arrays(x: Any, y: Any = None, x_val: Any = None, y_val: Any = None, *,
         x_val, y_val: validation split, when one is given to ``fit``.
         validation_split: the fraction given to ``fit(validation_split=...)``; Keras takes
             the *last* fraction of the arrays, unshuffled.
+        in_order: training sees the samples in this order (``fit(shuffle=False)``, or a
+            pipeline without a shuffle stage).
 
     Returns:
         Findings among DATA_NONFINITE, DATA_UNNORMALIZED, DATA_INCONSISTENT_RANGE,
@@ -212,11 +215,11 @@ def check_arrays(x: Any, y: Any = None, x_val: Any = None, y_val: Any = None, *,
     summaries = [array_stats(x, y, "train")]
     if x_val is not None:
         summaries.append(array_stats(x_val, y_val, "val"))
-    return check_summaries(summaries, validation_split=validation_split)
+    return check_summaries(summaries, validation_split=validation_split, in_order=in_order)
 
 
-def check_summaries(summaries: list[Stats], *, validation_split: float | None = None
-                    ) -> list[Finding]:
+def check_summaries(summaries: list[Stats], *, validation_split: float | None = None,
+                    in_order: bool = False) -> list[Finding]:
     """Run every array check over per-split (or per-batch) summaries; the first is train."""
     out: list[Finding] = []
     out += _nonfinite(summaries)
@@ -226,7 +229,8 @@ def check_summaries(summaries: list[Stats], *, validation_split: float | None = 
     if train.labels is not None:
         out += count_findings(_counts(train), where="training labels")
         out += _sorted_split(train.labels, validation_split,
-                             has_val=len(summaries) > 1 and summaries[1].name == "val")
+                             has_val=len(summaries) > 1 and summaries[1].name == "val",
+                             in_order=in_order)
         if len(summaries) > 1 and summaries[1].name == "val" and summaries[1].labels is not None:
             out += _unseen_classes(train.labels, summaries[1].labels)
     return out
@@ -376,13 +380,26 @@ def count_findings(counts: dict[str, int], where: str = "the data",
     return out
 
 
-def _sorted_split(labels: np.ndarray, validation_split: float | None, has_val: bool
-                  ) -> list[Finding]:
+def _sorted_split(labels: np.ndarray, validation_split: float | None, has_val: bool,
+                  in_order: bool = False) -> list[Finding]:
     labels = labels[labels >= 0]
     n = len(labels)
     classes = np.unique(labels)
     if n < 4 or len(classes) < 2:
         return []
+    runs, expected = _label_runs(labels)
+    if in_order and runs < SORTED_RUNS_FRACTION * expected:
+        return [Finding(
+            Code.DATA_SORTED_SPLIT, Severity.ERROR, 0.95,
+            "Training sees the samples ordered by class",
+            "The labels come in long runs of one class and fit does not shuffle them "
+            "(shuffle=False, or a tf.data pipeline without .shuffle()): batch after batch "
+            "holds one class, each pulls the model towards predicting it and away from the "
+            "classes before, so the loss swings and the model ends up favouring the last "
+            "classes it saw.",
+            {"label_runs": runs, "expected_runs_if_shuffled": round(expected, 1),
+             "threshold": {"min_runs_fraction": SORTED_RUNS_FRACTION}, "in_order": True},
+            remedies_for(Code.DATA_SORTED_SPLIT, "shuffle_before_split"))]
     if validation_split is not None:
         cut = int(n * (1.0 - float(validation_split)))  # what keras does: last fraction
         head, tail = set(labels[:cut].tolist()), set(labels[cut:].tolist())
@@ -410,9 +427,6 @@ def _sorted_split(labels: np.ndarray, validation_split: float | None, has_val: b
             remedies_for(Code.DATA_SORTED_SPLIT, "shuffle_before_split"))]
     if has_val:
         return []
-    runs = int(np.count_nonzero(np.diff(labels))) + 1
-    p = np.bincount(labels - labels.min()) / n
-    expected = 1.0 + (n - 1) * (1.0 - float(np.sum(p ** 2)))
     if runs >= SORTED_RUNS_FRACTION * expected:
         return []
     return [Finding(
@@ -423,6 +437,20 @@ def _sorted_split(labels: np.ndarray, validation_split: float | None, has_val: b
         {"label_runs": runs, "expected_runs_if_shuffled": round(expected, 1),
          "threshold": {"min_runs_fraction": SORTED_RUNS_FRACTION}},
         remedies_for(Code.DATA_SORTED_SPLIT, "shuffle_before_split"))]
+
+
+def _label_runs(labels: np.ndarray) -> tuple[int, float]:
+    """Runs of equal consecutive labels, and the number a random order gives on average:
+    1 + (n - 1)(1 - sum p_c^2), each neighbour pair differing with probability 1 - sum p^2.
+
+    Example:
+        >>> _label_runs(np.array([0, 0, 1, 1]))
+        (2, 2.5)
+    """
+    n = len(labels)
+    runs = int(np.count_nonzero(np.diff(labels))) + 1
+    p = np.bincount(labels - labels.min()) / n
+    return runs, 1.0 + (n - 1) * (1.0 - float(np.sum(p ** 2)))
 
 
 # ---------------------------------------------------------------- pipelines

@@ -312,9 +312,12 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
         x_val, y_val = val[0], (val[1] if len(val) > 1 else None)
         facts["n_val"] = len(x_val)
     kind = "arrays"
+    # fit(shuffle=False) trains arrays in their order ("batch" still shuffles batches)
+    in_order = arguments.get("shuffle") is False
     source = None if _is_array(x) or x is None else sources.source_arrays(x)
     if source is not None:  # from_tensor_slices + shuffle/batch/prefetch: its arrays
         kind = "tf.data"
+        in_order = sources.shuffles(arguments.get("x")) is False
         x, y = source
         facts["batch_size"] = sources.batch_size(arguments.get("x")) or 32
         val_source = None if val is None or isinstance(val, (tuple, list)) else \
@@ -342,7 +345,8 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
                 findings += check_arrays(_numpy(x), None if y is None else _numpy(y),
                                          None if x_val is None else _numpy(x_val),
                                          None if y_val is None else _numpy(y_val),
-                                         validation_split=split or None)
+                                         validation_split=split or None,
+                                         in_order=in_order)
         except ImportError:
             notes.append("input checks skipped: convergent.data.arrays is not available")
         except Exception as e:  # noqa: BLE001

@@ -88,6 +88,20 @@ def source_arrays(ds: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     return None
 
 
+def shuffles(ds: Any) -> bool | None:
+    """Whether a ``from_tensor_slices`` pipeline of value-preserving stages has a shuffle
+    stage (its batches follow the source order when not); ``None`` for other pipelines."""
+    for d in _chain(ds):
+        name = type(d).__name__.lower()
+        if "shuffle" in name:
+            return True
+        if "tensorslice" in name:
+            return False
+        if not _preserving(d):
+            return None
+    return None
+
+
 def loader_files(ds: Any) -> list[str] | None:
     """``file_paths`` of an ``image_dataset_from_directory`` result reached through
     value-preserving stages only (so its values are the decoded files, 0-255)."""
