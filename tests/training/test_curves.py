@@ -409,6 +409,45 @@ def test_lr_too_low_is_advice_at_a_typical_rate_and_a_warning_at_a_low_one() -> 
     assert finding(1e-6).severity is Severity.WARNING
 
 
+def _decayed(lrs: list[float], acc_end: float = 0.4) -> RunFacts:
+    n = len(lrs)
+    loss = [2.3, 1.9, 1.7] + [1.65] * (n - 3)
+    acc = list(np.linspace(0.1, acc_end, n))
+    return RunFacts(history={"loss": loss, "accuracy": acc, "learning_rate": lrs},
+                    n_classes=10, optimizer={"name": "adam", "learning_rate": lrs[-1]})
+
+
+def test_lr_too_low_when_a_schedule_collapses_the_rate_early() -> None:
+    lrs = [1e-3 * 0.01 ** k for k in range(10)]           # 1e-3, 1e-5, 1e-7 ...
+    f = next(f for f in analyze_curves(_decayed(lrs)).findings
+             if f.code.value == "TRAIN_LR_TOO_LOW")
+    assert f.severity is Severity.WARNING and f.evidence["below_epoch"] == 1
+    assert f.evidence["began_epoch"] == 1           # 1e-5 < Adam's usual 1e-4, / 3
+
+
+def test_a_schedule_that_ends_low_after_the_fit_is_not_blamed() -> None:
+    cosine = [5e-4 * (1 + math.cos(math.pi * k / 9)) for k in range(10)]   # 0 at the end
+    assert "TRAIN_LR_TOO_LOW" not in codes(_decayed(cosine))
+    early_but_fit = [1e-3 * 0.01 ** k for k in range(10)]
+    assert "TRAIN_LR_TOO_LOW" not in codes(_decayed(early_but_fit, acc_end=0.97), "warning")
+
+
+def test_lr_cut_every_epoch_by_a_callback_is_found_and_a_plateau_before_the_cut_is_not():
+    cut = [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
+    loss = [1.8, 1.03, 0.75, 0.71, 0.68, 0.678, 0.677, 0.677]
+    acc = [0.41, 0.67, 0.77, 0.795, 0.80, 0.804, 0.804, 0.804]
+    def facts(lrs, loss):
+        return RunFacts(history={"loss": loss, "accuracy": acc, "learning_rate": lrs},
+                        n_classes=10, optimizer={"name": "adam", "learning_rate": lrs[-1]})
+    f = next(f for f in analyze_curves(facts(cut, loss)).findings
+             if f.code.value == "TRAIN_LR_TOO_LOW")
+    assert f.evidence["below_epoch"] == 4
+    flat_early = [1.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
+    assert "below_epoch" not in next(
+        (f.evidence for f in analyze_curves(facts(cut, flat_early)).findings
+         if f.code.value == "TRAIN_LR_TOO_LOW"), {})
+
+
 def test_lr_too_low_is_not_blamed_when_the_units_are_dead() -> None:
     dead = {"steps": [0, 25], "epochs": [0, 0], "values": [1.0, 1.0]}
     opt = {"name": "adam", "learning_rate": 1e-3}

@@ -344,7 +344,9 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
                  # a few epochs on learnable data; first principles
                  STEADY_FRACTION=0.8, LOW_PROGRESS=0.15, MIN_EPOCHS=3,
                  # ||dW||/||W|| per step 100x below the healthy ~1e-3 (Karpathy, CS231n)
-                 UPDATE_RATIO_LOW=1e-5)
+                 UPDATE_RATIO_LOW=1e-5,
+                 # "flat" for a decayed schedule: the plateau check's < 1% per epoch
+                 PLATEAU_REL=0.01)
 def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     reasons: list[str] = []
     ev: dict[str, Any] = {}
@@ -370,6 +372,13 @@ def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         reasons.append(f"each step changes the weights by only {ur:.2g} of their size")
         ev.update(median_update_ratio=ur, update_ratio_low=p["UPDATE_RATIO_LOW"])
         conf = max(conf, 0.6)
+    decayed = _decayed_early(facts, p)
+    if decayed:
+        reasons.append(f"the schedule took the learning rate from {decayed['first_lr']:.3g} "
+                       f"to {decayed['last_lr']:.3g} by epoch {decayed['below_epoch'] + 1} "
+                       "and the loss has been flat since")
+        ev.update(decayed)
+        conf = max(conf, 0.75)
     if not reasons:
         return []
     pos, lr = _lr_position(facts)
@@ -384,7 +393,7 @@ def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     if pos != "low" and _gradient_blocked(facts):
         # units that pass no gradient learn at no learning rate: the slow loss is theirs
         return []
-    if pos == "typical":
+    if pos == "typical" and not decayed:
         # the rate is one the optimizer usually trains well with, so a loss that barely
         # moves points elsewhere first (data, model, gradients); raising it is advice
         severity, conf = Severity.INFO, min(conf, 0.4)
@@ -392,7 +401,32 @@ def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         Code.TRAIN_LR_TOO_LOW, severity, conf, "Learning rate too low",
         "The learning rate is too low: " + "; ".join(reasons) + ". Training creeps; raise "
         "the learning rate 3-10x (or pick it with a range test).",
-        ev, 0, "raise_lr", "lr_range_test")]
+        ev, decayed["below_epoch"] if decayed else 0, "raise_lr", "lr_range_test")]
+
+
+def _decayed_early(facts: RunFacts, p: dict[str, Any]) -> dict[str, Any] | None:
+    """A schedule or callback that drove the learning rate below the optimizer's usual
+    range for the last MIN_EPOCHS+ epochs, the loss flat since then (not since well before:
+    then the rate was not what stopped it) and the model still poorly fit. A cosine
+    schedule spends only its last ~6% of epochs that low."""
+    lrs = facts.series("learning_rate")
+    rng = LR_TYPICAL.get(str((facts.optimizer or {}).get("name", "")).lower())
+    k = p["MIN_EPOCHS"]
+    if rng is None or lrs.size < k + 1 or not np.isfinite(lrs).all():
+        return None
+    floor = rng[0] / 3
+    decayed = lrs.max() >= floor or lrs[0] > 10 * lrs[-1]
+    if not decayed or not (lrs[-k:] < floor).all():
+        return None
+    start = lrs.size - k
+    while start > 0 and lrs[start - 1] < floor:
+        start -= 1
+    flat = plateau(facts.series("loss"), p["PLATEAU_REL"], k)
+    if flat is None or flat["began_epoch"] < start - 1 or not _poorly_fit(facts):
+        return None
+    return {"first_lr": float(lrs[0]), "last_lr": float(lrs[-1]),
+            "below_epoch": int(start), "lr_floor": floor,
+            "plateau_began_epoch": flat["began_epoch"]}
 
 
 def _gradient_blocked(facts: RunFacts) -> bool:
