@@ -120,3 +120,107 @@ def test_nonfinite_inputs_are_replaced_in_a_copy(keras):
     bad_labels = apply([f], mlp(keras), {"optimizer": "adam", "loss": "mse"},
                        {"x": x, "y": np.full(30, np.nan), "epochs": 1})
     assert not bad_labels.changed and "labels" in bad_labels.skipped[0]["why"]
+
+
+# learning rate: the range test's suggestion, else the optimizer's default, else a decade
+@pytest.mark.parametrize("opt, code, first, want", [
+    ("adam_1e-6", Code.TRAIN_LR_TOO_LOW, "raise_lr", 1e-3),     # below the default: jump
+    ("adam_1e-3", Code.TRAIN_LR_TOO_LOW, "raise_lr", 1e-2),     # at the default: a decade
+    ("rmsprop_0.5", Code.TRAIN_DIVERGED, "lower_lr", 1e-3),     # above the default: jump
+    ("sgd_0.01", Code.TRAIN_LR_TOO_HIGH, "lower_lr", 1e-3),     # at SGD's default 1e-2
+    ("sgd_3", Code.TRAIN_LR_TOO_HIGH, "lower_lr", 1e-2),
+], ids=["adam-up-to-default", "adam-default-up-a-decade", "rmsprop-down-to-default",
+        "sgd-default-down-a-decade", "sgd-down-to-default"])
+def test_lr_steps_to_the_optimizer_default_first(keras, opt, code, first, want):
+    name, lr = opt.split("_")
+    cls = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
+           "sgd": keras.optimizers.SGD}[name]
+    ck = {"optimizer": cls(learning_rate=float(lr)), "loss": "sparse_categorical_crossentropy"}
+    c = apply([finding(code, first)], mlp(keras), ck, {"epochs": 1})
+    assert c.applied[0]["remedy"] == first
+    assert float(c.compile_kwargs["optimizer"].learning_rate) == pytest.approx(want)
+
+
+def test_raise_lr_prefers_the_suggestion_over_the_default(keras):
+    ck = {"optimizer": keras.optimizers.Adam(1e-6), "loss": "mse"}
+    c = apply([finding(Code.TRAIN_LR_TOO_LOW, "raise_lr", suggested=3e-4)], mlp(keras), ck, {})
+    assert float(c.compile_kwargs["optimizer"].learning_rate) == pytest.approx(3e-4)
+    assert "range test" in c.applied[0]["change"]
+
+
+def test_grad_clip_is_not_applied_twice(keras):
+    f = finding(Code.TRAIN_EXPLODING_GRADIENTS, "grad_clip")
+    ok = apply([f], mlp(keras), {"optimizer": keras.optimizers.Adam(), "loss": "mse"}, {})
+    assert ok.applied[0]["remedy"] == "grad_clip"
+    again = apply([f], mlp(keras), {"optimizer": keras.optimizers.Adam(clipnorm=1.0),
+                                    "loss": "mse"}, {}, max_remedies=1)
+    assert "grad_clip" not in [a["remedy"] for a in again.applied]
+    assert any(s["remedy"] == "grad_clip" and "already" in s["why"] for s in again.skipped)
+
+
+@pytest.mark.parametrize("evidence, old, want", [
+    ({"relative_slope_per_epoch": 0.2, "epochs_run": 2, "slope_threshold": 0.01}, 2, 40),
+    ({"relative_slope_per_epoch": 0.011, "epochs_run": 10}, 10, 20),  # slope says 11: doubled
+    ({"relative_slope_per_epoch": 5.0, "epochs_run": 2}, 2, 100),      # capped
+    ({}, 3, 6),                                                        # no slope: doubled
+], ids=["slope-extends", "at-least-doubled", "capped", "no-evidence-doubles"])
+def test_more_epochs_from_the_slope(keras, evidence, old, want):
+    f = finding(Code.TRAIN_UNDERFITTING, "more_epochs", **evidence)
+    c = apply([f], mlp(keras), {"optimizer": "adam", "loss": "mse"}, {"epochs": old})
+    assert c.fit_kwargs["epochs"] == want and f"epochs={want}" in c.code
+    assert any(type(cb).__name__ == "EarlyStopping" for cb in c.fit_kwargs["callbacks"])
+
+
+def l2_mlp(keras, factor):
+    reg = keras.regularizers.l2(factor)
+    return keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(16, activation="relu", kernel_regularizer=reg),
+                             keras.layers.Dense(3, activation="softmax",
+                                                kernel_regularizer=reg)])
+
+
+def stuck():
+    return finding(Code.TRAIN_STUCK_AT_CHANCE, "raise_lr")
+
+
+def test_a_dominating_l2_penalty_is_reduced_first(keras):
+    from convergent.remedies.regularization import PENALTY_TARGET, penalty_share
+
+    keras.utils.set_random_seed(0)
+    m = l2_mlp(keras, 1.0)
+    x, y = data()
+    x = x / 255.0
+    loss = "sparse_categorical_crossentropy"
+    assert penalty_share(m, x, y, loss).ratio > 1  # 1.0 * sum(W^2) >> ln 3
+    c = apply([stuck()], m, {"optimizer": keras.optimizers.Adam(), "loss": loss},
+              {"x": x, "y": y, "epochs": 1, "verbose": 0})
+    assert [a["remedy"] for a in c.applied] == ["reduce_l2"]  # before raise_lr
+    assert penalty_share(m, x, y, loss).ratio == pytest.approx(PENALTY_TARGET, rel=1e-3)
+    assert m.layers[1].kernel_regularizer.get_config()["l2"] < 1e-2
+    assert "kernel_regularizer=regularizers.l2(" in c.code
+    c.model.compile(**c.compile_kwargs)
+    c.model.fit(**c.fit_kwargs)
+
+
+def test_a_small_l2_penalty_is_left_alone(keras):
+    keras.utils.set_random_seed(0)
+    x, y = data()
+    m = l2_mlp(keras, 1e-4)
+    ck = {"optimizer": keras.optimizers.Adam(), "loss": "sparse_categorical_crossentropy"}
+    c = apply([stuck()], m, ck, {"x": x / 255.0, "y": y, "epochs": 1})
+    assert [a["remedy"] for a in c.applied] == ["raise_lr"]
+    only = Finding(Code.TRAIN_STUCK_AT_CHANCE, Severity.ERROR, 0.9, "t", "e", {},
+                   remedies_for(Code.TRAIN_STUCK_AT_CHANCE, "reduce_l2")[:1])
+    c = apply([only], m, ck, {"x": x / 255.0, "y": y, "epochs": 1})
+    assert not c.changed and "already" in c.skipped[0]["why"]
+    no_reg = apply([only], mlp(keras), ck, {"x": x / 255.0, "y": y, "epochs": 1})
+    assert not no_reg.changed and "no L1/L2" in no_reg.skipped[0]["why"]
+
+
+def test_adam_is_not_applied_to_adamw(keras):
+    f = finding(Code.TRAIN_OPTIMIZER, "adam")
+    sgd = apply([f], mlp(keras), {"optimizer": keras.optimizers.SGD(0.01), "loss": "mse"}, {})
+    assert isinstance(sgd.compile_kwargs["optimizer"], keras.optimizers.AdamW)
+    again = apply([f], mlp(keras), {"optimizer": sgd.compile_kwargs["optimizer"],
+                                    "loss": "mse"}, {})
+    assert "adam" not in [a["remedy"] for a in again.applied]

@@ -136,4 +136,4 @@ def test_run_repair_lowers_the_learning_rate(tmp_path: Path) -> None:
     remaining = r.metrics["repair"]["remaining"]
     assert "TRAIN_LR_TOO_HIGH" not in remaining and "TRAIN_DIVERGED" not in remaining
     assert "lower_lr" in r.metrics["summary"]["repaired"]
-    assert len(steps[-1]["history"]["loss"]) == 3  # each step's curves, for the report
+    assert all(s["history"]["loss"] for s in steps)  # each step's curves, for the report

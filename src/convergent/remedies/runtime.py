@@ -40,6 +40,8 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,13 @@ import numpy as np
 
 from convergent.findings import Finding
 from convergent.remedies.catalog import CATALOG
+from convergent.remedies.regularization import (
+    PENALTY_DOMINATES,
+    PENALTY_TARGET,
+    PenaltyShare,
+    penalty_share,
+    scale_penalties,
+)
 
 # The values applied; the same sources as the Recipe transforms (remedies/transforms.py).
 from convergent.remedies.transforms import ADAM_LR, CLIPNORM, LR_STEP, SAFE_DROPOUT, WEIGHT_DECAY
@@ -55,6 +64,9 @@ from convergent.remedies.transforms import ADAM_LR, CLIPNORM, LR_STEP, SAFE_DROP
 EARLY_STOPPING_PATIENCE = 5   # Keras examples use 5-10
 PLATEAU_PATIENCE = 3
 MAX_EPOCHS = 100
+# more_epochs: a loss falling less than 1%/epoch has converged; the still-improving check's
+# own REL_SLOPE (training/curves.py), used when its finding does not carry the value.
+SLOPE_CONVERGED = 0.01
 
 
 @dataclass
@@ -100,6 +112,12 @@ NOT_AT_RUNTIME = {
 }
 
 
+# remedy id -> a measurement on the run that says its cause is present; when it holds the
+# remedy is tried first among its finding's remedies (the finding's own ranking cannot
+# see it: e.g. a stuck run's finding points at the LR, the penalty is what is wrong).
+MEASURED: dict[str, Callable[[_State], bool]] = {}
+
+
 def handler(remedy_id: str) -> Callable[[Handler], Handler]:
     if remedy_id not in CATALOG:
         raise KeyError(f"{remedy_id!r} is not in the remedy catalog")
@@ -140,6 +158,9 @@ def apply(findings: Sequence[Finding], model: Any, compile_kwargs: dict[str, Any
     for f in findings:
         ids = [r.id for r in f.remedies if r.id not in skip]
         usable = [i for i in ids if i in HANDLERS]
+        # a remedy whose cause is measured on this run goes first (stable otherwise)
+        usable.sort(key=lambda i: not (i in MEASURED and MEASURED[i](
+            _State(change.model, ck, fk, f))))
         change.skipped += [{"remedy": i, "why": NOT_AT_RUNTIME[i]} for i in ids
                            if i in NOT_AT_RUNTIME]
         if not usable:
@@ -216,22 +237,43 @@ def _set_lr(s: _State, lr: float, why: str) -> str:
     return f"{type(opt).__name__} learning_rate {old:g} -> {lr:g} ({why})"
 
 
-@handler("lower_lr")
-def _h_lower_lr(s: _State) -> str:
+def _default_lr(opt: Any) -> float | None:
+    """The optimizer class's own default learning rate (its ``__init__`` signature: Keras
+    1e-3 for Adam/RMSprop/Adadelta..., 1e-2 for SGD), or None when it has none."""
+    try:
+        default = inspect.signature(type(opt).__init__).parameters["learning_rate"].default
+        return float(default)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _lr_target(s: _State, lower: bool) -> str:
+    """lower/raise the LR: the range test's suggestion when the finding carries one;
+    else the optimizer's own default when the LR is on the far side of it (the fix a
+    person makes: the default is where the optimizer's authors tuned it; a decade at a
+    time took 2-3 fits to get there); else one decade (LR_STEP) further."""
     old = _lr_of(_optimizer(s))
     lr = _suggested_lr(s)
-    if lr is None or lr >= old:
+    if lr is not None and (lr < old if lower else lr > old):
+        return _set_lr(s, lr, "LR range test")
+    default = _default_lr(_optimizer(s))
+    # the config holds the LR as float32: 1e-3 reads back as 1.0000000475e-3
+    away = default is not None and not math.isclose(default, old, rel_tol=1e-6)
+    if away and (default < old if lower else default > old):
+        return _set_lr(s, default, f"the {type(_optimizer(s)).__name__} default")
+    if lower:
         return _set_lr(s, old / LR_STEP, f"divided by {LR_STEP:g}")
-    return _set_lr(s, lr, "LR range test")
+    return _set_lr(s, old * LR_STEP, f"multiplied by {LR_STEP:g}")
+
+
+@handler("lower_lr")
+def _h_lower_lr(s: _State) -> str:
+    return _lr_target(s, lower=True)
 
 
 @handler("raise_lr")
 def _h_raise_lr(s: _State) -> str:
-    old = _lr_of(_optimizer(s))
-    lr = _suggested_lr(s)
-    if lr is None or lr <= old:
-        return _set_lr(s, old * LR_STEP, f"multiplied by {LR_STEP:g}")
-    return _set_lr(s, lr, "LR range test")
+    return _lr_target(s, lower=False)
 
 
 @handler("lr_range_test")
@@ -247,6 +289,8 @@ def _h_adam(s: _State) -> str:
     import keras
 
     old = _optimizer(s)
+    if isinstance(old, keras.optimizers.AdamW):
+        raise ValueError("the optimizer is AdamW already")  # noqa: TRY004 - "nothing to do"
     lr = _suggested_lr(s) or ADAM_LR
     s.compile_kwargs["optimizer"] = keras.optimizers.AdamW(learning_rate=lr,
                                                           weight_decay=WEIGHT_DECAY)
@@ -267,8 +311,44 @@ def _h_wd(s: _State) -> str:
 
 @handler("grad_clip")
 def _h_clip(s: _State) -> str:
-    s.compile_kwargs["optimizer"] = _rebuild(_optimizer(s), clipnorm=CLIPNORM)
+    opt = _optimizer(s)
+    now = opt.get_config().get("clipnorm")
+    if now is not None and float(now) <= CLIPNORM:
+        raise ValueError(f"the optimizer already clips at clipnorm={float(now):g}")
+    s.compile_kwargs["optimizer"] = _rebuild(opt, clipnorm=CLIPNORM)
     return f"clipnorm={CLIPNORM:g}"
+
+
+@handler("reduce_l2")
+def _h_reduce_l2(s: _State) -> tuple[str, str]:
+    share = _penalty(s)
+    if share is None:
+        raise ValueError("no L1/L2 kernel_regularizer to measure (or no array x, y)")
+    if share.ratio <= PENALTY_TARGET:
+        raise ValueError(f"the weight penalty is {share.ratio:.1%} of the data loss already")
+    factor = PENALTY_TARGET / share.ratio
+    changed = scale_penalties(s.model, factor)
+    new = sorted({v for _, f in changed for v in f.values()})
+    shown = ", ".join(f"{v:.2g}" for v in new)
+    names = sorted({p.rsplit("/", 2)[-2] if p.count("/") else p for p, _ in changed})
+    what = (f"{len(changed)} penalized weight(s) in {len(names)} layer(s): penalty "
+            f"{share.penalty:.3g} = {share.ratio:.3g}x the data loss {share.data_loss:.3g} at "
+            f"the initial weights; factors x{factor:.2g} -> {shown}")
+    layers = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    return what, f"kernel_regularizer=regularizers.l2({new[0]:.2g})  # in layers {layers}"
+
+
+def _penalty(s: _State) -> PenaltyShare | None:
+    loss = s.compile_kwargs.get("loss")
+    return penalty_share(s.model, s.fit_kwargs.get("x"), s.fit_kwargs.get("y"), loss)
+
+
+def _penalty_dominates(s: _State) -> bool:
+    share = _penalty(s)
+    return share is not None and share.ratio >= PENALTY_DOMINATES
+
+
+MEASURED["reduce_l2"] = _penalty_dominates
 
 
 # fit arguments -----------------------------------------------------------------------
@@ -342,14 +422,40 @@ def _has_validation(s: _State) -> bool:
                 or s.fit_kwargs.get("validation_split"))
 
 
+def _epochs_from_slope(s: _State, old: int) -> tuple[int, str]:
+    """Epochs for a run stopped on a slope: where a power-law loss curve (L ~ epoch^-a, so
+    the relative fall per epoch is ~ a/epoch) falls below the still-improving check's own
+    threshold; at least twice the epochs run, at most MAX_EPOCHS. Without a slope in the
+    evidence: twice the epochs."""
+    ev = s.finding.evidence
+    rel, thr = ev.get("relative_slope_per_epoch"), ev.get("slope_threshold", SLOPE_CONVERGED)
+    ran = int(ev.get("epochs_run") or old)
+    doubled = min(MAX_EPOCHS, 2 * old)
+    try:
+        rel, thr = float(rel), float(thr)
+    except (TypeError, ValueError):
+        return doubled, "doubled"
+    if not (math.isfinite(rel) and rel > 0 and thr > 0):
+        return doubled, "doubled"
+    target = math.ceil(ran * rel / thr)
+    return min(MAX_EPOCHS, max(doubled, target)), \
+        f"loss falling {rel:.1%}/epoch after {ran}: ~{target} epochs to fall below {thr:.0%}"
+
+
 @handler("more_epochs")
-def _h_more_epochs(s: _State) -> str:
+def _h_more_epochs(s: _State) -> tuple[str, str]:
     old = int(s.fit_kwargs.get("epochs", 1))
-    s.fit_kwargs["epochs"] = min(MAX_EPOCHS, old * 2)
-    msg = f"epochs {old} -> {s.fit_kwargs['epochs']}"
+    if old >= MAX_EPOCHS:
+        raise ValueError(f"already {old} epochs (the cap is {MAX_EPOCHS})")
+    new, why = _epochs_from_slope(s, old)
+    s.fit_kwargs["epochs"] = new
+    msg = f"epochs {old} -> {new} ({why})"
+    snippet = f"model.fit(..., epochs={new})"
     if not _has_cb(s, "EarlyStopping"):
         msg += "; " + _h_early(s)
-    return msg
+        snippet = (f"model.fit(..., epochs={new}, callbacks=[keras.callbacks.EarlyStopping("
+                   f"patience={EARLY_STOPPING_PATIENCE}, restore_best_weights=True)])")
+    return msg, snippet
 
 
 @handler("reduce_lr_on_plateau")

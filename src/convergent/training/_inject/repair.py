@@ -7,6 +7,13 @@ model restarts from its initial weights with a fresh optimizer, and trains again
 new Monitor. Each step records the remedy, the code change, the metrics before/after, its
 fit time and whether it ended healthy.
 
+The loop does not stop at the first healthy fit when the last step gained beyond noise
+(NOISE_Z) and a finding (info) still asks for the same remedy: it applies it once more. A
+fit that was the best so far but that the Monitor's stop rule ended early is run again for
+all its epochs ("full_fit"): a kept fit must be a whole fit. Every fit must fit in
+TIME_FACTOR x one run of the script (start-up + its own fit), estimated from the last
+fit's time per epoch; a remedy that raised the epochs past that is cut to what fits.
+
 The best fit is kept, not the last one: fits are ordered by :func:`_improved` (lower
 validation loss, then lower training loss). When a later step made things worse, the kept
 fit's weights (stored after every fit), its activations and dropout rates are put back, the
@@ -19,7 +26,7 @@ Benchmark ablation (not a user feature): with ``CONVERGENT_REPAIR_SEARCH=random:
 the environment of ``convergent run --repair``, each step applies one run-time remedy drawn
 at random (seeded) from every remedy ``runtime.apply`` has a handler for, whatever the
 findings say (the same knobs, with the handlers' own default values), instead of the top
-finding's remedy; the same MAX_STEPS, the same stop rule (healthy) and the same keep-best.
+finding's remedy; the same MAX_STEPS, stop rules, time rule and keep-best.
 ``benchmarks/perf/repair_vs_fixed.py`` compares the two. (``run.py`` sets
 ``CONVERGENT_REPAIR`` itself, so the mode has its own variable.)
 """
@@ -35,6 +42,16 @@ from typing import Any
 
 # Remedies tried per fit before giving up: each costs one full retraining.
 MAX_STEPS = 4
+# Issue 7: a repair may take 3x one training run of the script (start-up included). The
+# loop plans its fits within 2x, leaving one run for what follows the last fit (findings,
+# report) and for the error of estimating a fit from the last one: on this shared 2-core
+# machine a fit took up to 2x its estimate under other sessions' load (measured while
+# writing this, batch_size_1: 42 s for a 34 s estimate; RESULTS: one script 17-65 s).
+TIME_FACTOR = 2.0
+# "Gained beyond noise": accuracy up by more than one binomial standard error of the
+# validation accuracy, sqrt(p(1-p)/n), the same 1/sqrt(n_val) epoch-to-epoch noise the
+# curve checks allow for (training/curves.py, still_improving).
+NOISE_Z = 1.0
 ENV_SEARCH = "CONVERGENT_REPAIR_SEARCH"
 RANDOM_PREFIX = "random:"
 
@@ -94,20 +111,29 @@ def _fresh_optimizer(compile_kwargs: dict[str, Any], old: Any) -> None:
         compile_kwargs["optimizer"] = type(opt).from_config(opt.get_config())
 
 
-def _layer_state(model: Any) -> list[tuple[Any, Any, Any]]:
-    """(layer, activation, dropout rate) of every layer: what remedies change in place."""
+def _layer_state(model: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """What remedies change in place, per layer: activation, dropout rate, the weight
+    penalties (the variables' regularizers and the layer's ``*_regularizer``)."""
     from convergent.remedies.runtime import _flat_layers
 
-    return [(ly, getattr(ly, "activation", None), getattr(ly, "rate", None))
-            for ly in _flat_layers(model)]
+    out = []
+    for ly in _flat_layers(model):
+        state = {a: getattr(ly, a) for a in ("activation", "rate", "kernel_regularizer",
+                                              "bias_regularizer") if hasattr(ly, a)}
+        state["variables"] = [(v, v.regularizer) for v in getattr(ly, "weights", [])
+                              if hasattr(v, "regularizer")]
+        out.append((ly, state))
+    return out
 
 
-def _restore_layers(state: list[tuple[Any, Any, Any]]) -> None:
-    for ly, act, rate in state:
-        if act is not None:
-            ly.activation = act
-        if rate is not None:
-            ly.rate = rate
+def _restore_layers(state: list[tuple[Any, dict[str, Any]]]) -> None:
+    for ly, st in state:
+        for attr, value in st.items():
+            if attr == "variables":
+                for v, reg in value:
+                    v.regularizer = reg
+            elif value is not None or attr.endswith("_regularizer"):
+                setattr(ly, attr, value)
 
 
 def _compile_args(model: Any) -> dict[str, Any] | None:
@@ -150,20 +176,120 @@ def _flush() -> None:
         hook._RECORDER.write()
 
 
+def _process_start() -> float | None:
+    """When the user's script started (the run's recorder is made at interpreter start-up);
+    None outside ``convergent run`` (library use, tests): then no time rule applies."""
+    from convergent.training._inject import hook
+
+    rec = hook._RECORDER
+    started = rec.data.get("started") if rec is not None else None
+    return float(started) if isinstance(started, (int, float)) else None
+
+
+def _epochs_ran(fit: dict[str, Any]) -> int:
+    return max(1, len(fit["monitor_history"].get("loss") or []) or fit["planned"])
+
+
+def _one_run(fits: list[dict[str, Any]], started: float) -> float:
+    """Seconds of one run of the script as written: start-up, then its own fit scaled to
+    the epochs it planned (run --repair cuts a hopeless first fit short)."""
+    first = fits[0]
+    planned = max(first["planned"], _epochs_ran(first))
+    return (first["t0"] - started) + first["seconds"] * planned / _epochs_ran(first)
+
+
+def _fit_estimate(fits: list[dict[str, Any]], epochs: int) -> float:
+    """Seconds the next fit should take: the last fit's time per epoch times ``epochs``."""
+    last = fits[-1]
+    return last["seconds"] / _epochs_ran(last) * max(1, epochs)
+
+
+def _time_left(fits: list[dict[str, Any]], started: float | None) -> float:
+    """Seconds the loop may still spend (TIME_FACTOR x one run from the start)."""
+    if started is None:
+        return math.inf
+    return TIME_FACTOR * _one_run(fits, started) - (time.time() - started)
+
+
+def _fit_in_time(fits: list[dict[str, Any]], started: float | None,
+                 fit_kwargs: dict[str, Any], before: int) -> str | None:
+    """None when the next fit fits in the time left; when a remedy raised the epochs past
+    it, the epochs are cut to what fits (at least ``before`` + 1) in ``fit_kwargs``;
+    otherwise the reason to stop."""
+    left = _time_left(fits, started)
+    epochs = int(fit_kwargs.get("epochs", 1) or 1)
+    if _fit_estimate(fits, epochs) <= left:
+        return None
+    per_epoch = _fit_estimate(fits, 1)
+    fit = int(left // per_epoch) if per_epoch > 0 else epochs
+    if epochs > before and fit > before:
+        fit_kwargs["epochs"] = fit
+        return None
+    return (f"repair: stopped, the next fit (~{_fit_estimate(fits, epochs):.0f} s) does not "
+            f"fit in the {max(0.0, left):.0f} s left of {TIME_FACTOR:g}x one run")
+
+
+def _accuracy(score: dict[str, float]) -> float | None:
+    for k in ("val_accuracy", "accuracy"):
+        if isinstance(score.get(k), (int, float)) and math.isfinite(score[k]):
+            return float(score[k])
+    return None
+
+
+def gained(before: dict[str, float], after: dict[str, float], n: int | None) -> bool:
+    """The accuracy rose by more than NOISE_Z binomial standard errors (n samples) and the
+    fit is better by the keep-best order; without accuracy, by the keep-best order alone."""
+    if not _improved(before, after):
+        return False
+    a, b = _accuracy(after), _accuracy(before)
+    if a is None or b is None:
+        return True
+    noise = NOISE_Z * math.sqrt(max(a * (1 - a), 0.0) / n) if n else 0.0
+    return a - b > noise
+
+
+def _n_scored(record: dict[str, Any], fit_kwargs: dict[str, Any]) -> int | None:
+    """Samples behind the accuracy the loop compares: validation, else training."""
+    facts = record.get("facts") or {}
+    for key in ("n_val", "n_train"):
+        if isinstance(facts.get(key), int) and facts[key] > 0:
+            return int(facts[key])
+    return None
+
+
+def _again(change_applied: list[dict[str, Any]], findings: list[Any]) -> tuple[list[Any], set[str]]:
+    """The current findings (fresh evidence) and the skip list that make runtime.apply
+    repeat the last step's remedy; no findings when none of them still asks for it."""
+    rids = {a["remedy"] for a in change_applied}
+    acted = [f for f in findings if {a["code"] for a in change_applied} & {f.code.value}
+             and rids & {r.id for r in f.remedies}]
+    skip = {r.id for f in acted for r in f.remedies} - rids
+    return acted, skip
+
+
 def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, Any],
                record: dict[str, Any], make_callbacks: Callable[[], tuple[Any, list[Any]]],
                pre_findings: list[Any]) -> Any:
-    """Fit, then remedy and refit up to MAX_STEPS times; keep and return the best fit."""
+    """Fit, then remedy and refit up to MAX_STEPS times; keep and return the best fit.
+
+    A step is one of: the top finding's remedy (while the fit is not healthy); the last
+    step's remedy once more (a healthy fit whose last step gained beyond noise: it may
+    gain again, e.g. a second decade of LR or more epochs); or the last fit again with its
+    planned epochs (it was the best so far but the Monitor stopped it early, and a kept
+    fit must be a whole fit). Every fit must fit in TIME_FACTOR x one run of the script.
+    """
     from convergent.findings import Report
     from convergent.remedies import runtime
 
     seed = search_seed()
     rng = random.Random(seed) if seed is not None else None
+    started = _process_start()
     initial = [w.copy() for w in model.get_weights()]
     user_callbacks = list(arguments.get("callbacks") or [])
     monitor, extra = make_callbacks()
     t0 = time.time()
     history = original(model, **{**arguments, "callbacks": user_callbacks + extra})
+    seconds = time.time() - t0
     record["monitor_before_repair"] = monitor.report().to_dict()
     fixed: set[str] = set()
     tried: set[str] = set()
@@ -171,67 +297,130 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
     current, fit_kwargs = model, {**arguments, "callbacks": user_callbacks}
     report = Report(list(pre_findings) + monitor.report().findings)
     record["monitor"] = monitor.report().to_dict()
+    n_scored = _n_scored(record, arguments)
     # one entry per fit (0: the script's own); what keep-best needs to go back to it
     fits = [{"model": model, "weights": model.get_weights(), "layers": _layer_state(model),
              "compile": _compile_args(model), "history": history, "report": report,
              "monitor": record["monitor"], "score": _score(monitor),
-             "seconds": round(time.time() - t0, 3)}]
+             "seconds": round(seconds, 3), "t0": t0,
+             "monitor_history": dict(monitor.history),
+             "planned": int(arguments.get("epochs", 1) or 1)}]
+    last_change: Any = None       # the last step's RuntimeChange (None: none yet / a rerun)
+    finish: dict[str, Any] | None = None  # the last fit, to run again without the stop rule
     for _ in range(MAX_STEPS):
-        if report.healthy:
-            break
         before = _score(monitor)
-        model.set_weights(initial)
-        old_opt = getattr(current, "optimizer", None)
-        if rng is None:
-            change = runtime.apply(report.findings, current, {}, fit_kwargs, skip=tried)
+        epochs_before = int(fit_kwargs.get("epochs", 1) or 1)
+        kind = "remedy"
+        if finish is not None:
+            kind, change = "full_fit", None
+        elif report.healthy:
+            # healthy; go on only while the last step gained beyond noise and a finding
+            # (an info one: the fit is healthy) still asks for the same remedy
+            if last_change is None or not gained(steps[-1]["before"], steps[-1]["after"],
+                                                 n_scored) \
+                    or not _again(last_change.applied, report.findings)[0]:
+                break
+            kind = "again"
+        if kind == "full_fit":
+            current.set_weights(finish["start_weights"])
+            ck = dict(_compile_args(current) or {})
+            _fresh_optimizer(ck, ck.get("optimizer"))
+            applied, code, what = [], "", (
+                f"the same settings for all {epochs_before} epochs (the Monitor had stopped "
+                f"the fit at epoch {finish['stopped'].get('epoch')} on "
+                f"{finish['stopped'].get('code')})")
         else:
-            change = _random_change(rng, report, current, fit_kwargs)
-        if change is None or not change.changed:
-            record.setdefault("notes", []).append(
-                "repair: no run-time remedy applies to the remaining findings "
-                f"{report.codes}; skipped: {change.skipped if change else []}")
+            model.set_weights(initial)
+            old_opt = getattr(current, "optimizer", None)
+            if rng is not None:
+                change = _random_change(rng, report, current, fit_kwargs)
+            elif kind == "again":
+                acted, skip = _again(last_change.applied, report.findings)
+                change = runtime.apply(acted, current, {}, fit_kwargs, skip=skip)
+            else:
+                change = runtime.apply(report.findings, current, {}, fit_kwargs, skip=tried)
+            if change is None or not change.changed:
+                if kind == "remedy":
+                    record.setdefault("notes", []).append(
+                        "repair: no run-time remedy applies to the remaining findings "
+                        f"{report.codes}; skipped: {change.skipped if change else []}")
+                break
+            ck = dict(change.compile_kwargs)
+            _fresh_optimizer(ck, old_opt)
+            applied, code = change.applied, change.code
+            what = "; ".join(str(a.get("change", "")) for a in applied)
+        new_kwargs = fit_kwargs if change is None else {
+            **change.fit_kwargs, "callbacks": list(change.fit_kwargs.get("callbacks") or [])}
+        left = _time_left(fits, started)
+        late = _fit_in_time(fits, started, new_kwargs, epochs_before)
+        if late is not None:
+            record.setdefault("notes", []).append(late)
             break
-        tried |= {a["remedy"] for a in change.applied}
-        fixed |= {a["code"] for a in change.applied}
-        ck = dict(change.compile_kwargs)
-        _fresh_optimizer(ck, old_opt)
-        current = change.model
+        if change is not None:
+            tried |= {a["remedy"] for a in applied}
+            fixed |= {a["code"] for a in applied}
+            current = change.model
+            if new_kwargs.get("epochs") != change.fit_kwargs.get("epochs"):
+                what += f" (epochs cut to {new_kwargs['epochs']} to fit the time)"
+                code = code.replace(f"epochs={change.fit_kwargs.get('epochs')}",
+                                    f"epochs={new_kwargs['epochs']}")
+        fit_kwargs = new_kwargs
         current.compile(**ck)
+        start_weights = current.get_weights()
         monitor, extra = make_callbacks()
-        fit_kwargs = {**change.fit_kwargs,
-                      "callbacks": [c for c in change.fit_kwargs.get("callbacks") or []]}
+        if kind == "full_fit" and hasattr(monitor, "stop_on"):
+            monitor.stop_on = ()
         t0 = time.time()
         history = original(current, **{**fit_kwargs,
                                        "callbacks": fit_kwargs["callbacks"] + extra})
+        seconds = time.time() - t0
         remaining = [f for f in pre_findings if f.code.value not in fixed]
         report = Report(remaining + monitor.report().findings)
         record["monitor"] = monitor.report().to_dict()
         after = _score(monitor)
-        if rng is None and _improved(before, after):
+        if rng is None and kind == "remedy" and _improved(before, after):
             # a remedy that helped may help again (e.g. lower the LR once more)
-            tried -= {a["remedy"] for a in change.applied
+            tried -= {a["remedy"] for a in applied
                       if a["code"] in {f.code.value for f in report.findings}}
         fits.append({"model": current, "weights": current.get_weights(),
                      "layers": _layer_state(current), "compile": _compile_args(current),
                      "history": history, "report": report, "monitor": record["monitor"],
-                     "score": after, "seconds": round(time.time() - t0, 3)})
+                     "score": after, "seconds": round(seconds, 3), "t0": t0,
+                     "monitor_history": dict(monitor.history),
+                     "planned": int(fit_kwargs.get("epochs", 1) or 1)})
         step = {
-            "remedy": ", ".join(a["remedy"] for a in change.applied),
-            "for": sorted({a["code"] for a in change.applied}),
-            "change": "; ".join(str(a.get("change", "")) for a in change.applied),
-            "code": change.code, "before": before, "after": after,
+            "remedy": "full_fit" if kind == "full_fit" else ", ".join(
+                a["remedy"] for a in applied),
+            "for": sorted({a["code"] for a in applied}),
+            "change": what, "code": code, "before": before, "after": after,
             "findings_after": report.codes, "healthy": report.healthy,
             "history": _history(monitor), "seconds": fits[-1]["seconds"],
             "ended": round(time.time(), 3),
         }
+        if math.isfinite(left):  # the time rule: seconds left before this fit, its estimate
+            step["time_left"] = round(left, 1)
+            step["estimate"] = round(_fit_estimate(fits[:-1], fit_kwargs.get("epochs", 1)), 1)
+        if kind != "remedy":
+            step["step"] = kind  # "again": after a healthy fit; "full_fit": a rerun
         if rng is not None:
             step["search"] = f"{RANDOM_PREFIX}{seed}"
         steps.append(step)
-        _publish(record, steps, fits, best_index([f["score"] for f in fits]))
+        stopped = getattr(monitor, "stopped", None)
+        best = best_index([f["score"] for f in fits])
+        prior = fits[best_index([f["score"] for f in fits[:-1]])]["score"]
+        finish = {"start_weights": start_weights, "stopped": stopped} \
+            if kind != "full_fit" and stopped and best == len(fits) - 1 \
+            and gained(prior, after, n_scored) else None
+        if kind != "full_fit":
+            last_change = change
+        _publish(record, steps, fits, best)
         _flush()
+        if kind == "again" and best != len(fits) - 1:
+            break  # going on from a healthy fit made it worse: the healthy one is kept
     kept = best_index([f["score"] for f in fits])
-    if kept != len(fits) - 1:
-        _restore(fits, kept, record)
+    # always: a step that stopped before its fit (no remedy left, out of time) has already
+    # reset the weights and may have changed layers in place
+    _restore(fits, kept, record)
     record["monitor"] = fits[kept]["monitor"]
     _publish(record, steps, fits, kept)
     return fits[kept]["history"]
