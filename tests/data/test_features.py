@@ -75,3 +75,20 @@ def test_shard_facts_reads_files_once_and_reports_missing(tmp_path):
     cols = F.shard_facts(str(tmp_path), ["a.png", "missing.png"])
     assert cols["ok"].tolist() == [True, False]
     assert cols["error"][1].startswith("unreadable") and cols["emb"].shape == (2, F.EMB_DIM)
+
+
+def test_facts_do_not_depend_on_the_other_images_of_the_batch():
+    rng = np.random.default_rng(3)
+    imgs = [pattern(c, rng) for c in ("hbars", "rings", "diag")]
+    imgs += [np.asarray(Image.fromarray(imgs[0]).resize((48, 20))), imgs[1][..., 0]]
+    together = F.pixel_facts(imgs)
+    for i, img in enumerate(imgs):
+        alone = F.pixel_facts([img])
+        for k, v in together.items():
+            assert np.array_equal(v[i], alone[k][0]), (i, k)
+
+
+def test_pixel_facts_reports_unusable_arrays_and_keeps_the_others():
+    cols = F.pixel_facts([np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8), np.uint8)])
+    assert cols["ok"].tolist() == [False, True]
+    assert cols["error"][0].startswith("unsupported image shape")

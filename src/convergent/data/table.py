@@ -134,7 +134,7 @@ def table_from_arrays(x: np.ndarray, y: np.ndarray | None, x_val: np.ndarray | N
         for start in range(0, len(xs), SHARD_SIZE):
             chunk = xs[start:start + SHARD_SIZE].astype(np.float32)
             chunk = np.clip((chunk - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
-            rows.append(features.columns([features.facts_from_pixels(im) for im in chunk]))
+            rows.append(features.pixel_facts(list(chunk)))
             done += len(chunk)
             if progress:
                 progress(done, total)

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -102,11 +101,9 @@ def features(ctx: Context) -> np.ndarray:
 
 def threads_for(n_rows: int) -> Any:
     """A context in which numeric libraries use one thread for small problems."""
-    if n_rows >= SMALL_ROWS:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
+    from convergent.data import threads
 
-    return threadpool_limits(1)
+    return threads.threads_for(n_rows, SMALL_ROWS)
 
 
 def reduced(x: np.ndarray, dims: int = PCA_DIMS, seed: int = 0) -> np.ndarray:

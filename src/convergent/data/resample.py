@@ -1,0 +1,110 @@
+"""Bilinear resizing of a stack of same-size float images, as Pillow resizes one "F" image.
+
+``resize(x, width, height)`` maps ``(m, h, w)`` float32 to ``(m, height, width)`` with
+Pillow's separable BILINEAR resampling (``Image.resize(..., Image.BILINEAR)`` on mode
+"F"): triangle filter widened by the scale when reducing (antialiased), coefficients
+normalised to sum 1, each pass summed in float64 tap by tap and stored as float32,
+horizontal pass first. One call handles a whole shard of images instead of a Pillow
+round trip (array -> image -> array) per image and size, which cost ~60 us each.
+
+Pillow before 13 gives bit-identical results. Pillow 13 runs the vertical pass first for
+some tall inputs (about a third of the shapes whose height exceeds the output's), which
+moves ~1 in 10 output values by one float32 ulp; the fixed order here is the classic one.
+
+Example:
+    >>> import numpy as np
+    >>> resize(np.ones((2, 5, 7), np.float32), 3, 2).shape
+    (2, 2, 3)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=512)
+def taps(n_in: int, n_out: int, lo: float = 0.0, hi: float | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices and weights (n_out, k) of Pillow's bilinear filter over [lo, hi).
+
+    Zero-weight padding taps point at index 0; adding 0.0 leaves a float sum unchanged.
+    """
+    # Pillow holds the box in C floats: round it to float32 first
+    lo32 = np.float32(lo)
+    hi32 = np.float32(n_in if hi is None else hi)
+    lo = float(lo32)
+    scale = float(hi32 - lo32) / n_out
+    filterscale = max(scale, 1.0)
+    support = 1.0 * filterscale  # the bilinear (triangle) filter's support is 1
+    k = int(np.ceil(support)) * 2 + 1
+    inv = 1.0 / filterscale
+    idx = np.zeros((n_out, k), np.int64)
+    w = np.zeros((n_out, k), np.float64)
+    for xx in range(n_out):
+        center = lo + (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), n_in) - xmin
+        ws = []
+        for x in range(xmax):
+            t = abs((x + xmin - center + 0.5) * inv)
+            ws.append(1.0 - t if t < 1.0 else 0.0)
+        total = 0.0
+        for v in ws:  # summed in order, as Pillow does
+            total += v
+        idx[xx, :xmax] = np.arange(xmin, xmin + xmax)
+        w[xx, :xmax] = [v / total for v in ws] if total != 0.0 else ws
+    idx.setflags(write=False)
+    w.setflags(write=False)
+    return idx, w
+
+
+def _first_axis(x: np.ndarray, n_out: int, lo: float = 0.0, hi: float | None = None
+                ) -> np.ndarray:
+    """Resample axis 0 of float64 ``x`` to ``n_out`` values; float32 result.
+
+    Axis 0 so that every tap gathers whole contiguous slabs (fancy indexing on the last
+    axis was 10x slower).
+    """
+    idx, w = taps(x.shape[0], n_out, lo, hi)
+    shape = (n_out,) + (1,) * (x.ndim - 1)
+    # Pillow starts from 0.0 and adds tap by tap; 0.0 + a == a, so start from tap 0.
+    # take(out=) and in-place products: no temporaries (3x faster on 512 images)
+    acc = np.take(x, idx[:, 0], axis=0)
+    acc *= w[:, 0].reshape(shape)
+    tmp = np.empty_like(acc)
+    for t in range(1, idx.shape[1]):
+        np.take(x, idx[:, t], axis=0, out=tmp)
+        tmp *= w[:, t].reshape(shape)
+        acc += tmp
+    return acc.astype(np.float32)
+
+
+def resize(x: np.ndarray, width: int, height: int,
+           box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Resize the last two axes of ``x`` (..., h, w) to (..., height, width), float32.
+
+    Args:
+        x: float images, stacked on the leading axes.
+        width, height: output size, as Pillow's ``(width, height)``.
+        box: the source region ``(left, top, right, bottom)`` in pixels (Pillow's ``box``);
+            the whole image when None.
+    """
+    x = np.asarray(x, np.float32)
+    h, w = x.shape[-2:]
+    left, top, right, bottom = box if box is not None else (0.0, 0.0, float(w), float(h))
+    need_h = width != w or left != 0 or right != width
+    need_v = height != h or top != 0 or bottom != height
+    if not (need_h or need_v):
+        return x.copy()
+    # work on (w, h, ...) so each pass resamples axis 0; float32 between the passes, as
+    # Pillow stores its intermediate image
+    y = np.moveaxis(x, (-1, -2), (0, 1))  # (w, h, ...)
+    if need_h:
+        y = _first_axis(np.ascontiguousarray(y, np.float64), width, left, right)
+    y = np.swapaxes(y, 0, 1)  # (h, width, ...)
+    if need_v:
+        y = _first_axis(np.ascontiguousarray(y, np.float64), height, top, bottom)
+    out = np.moveaxis(y, (0, 1), (-2, -1))  # (..., height, width)
+    return np.ascontiguousarray(out, np.float32)
