@@ -18,6 +18,15 @@ def test_class_layout_lists_every_image(tmp_path):
     assert listing.files[0].split == "train" and listing.ignored == ["hbars/notes.txt"]
 
 
+def test_hidden_image_files_are_listed_as_keras_lists_them(tmp_path):
+    make_healthy(tmp_path, per_class=2)
+    (tmp_path / "hbars" / "._0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (tmp_path / "hbars" / ".DS_Store").write_bytes(b"\x00junk")
+    listing = discover(tmp_path)
+    assert "hbars/._0.png" in [f.rel for f in listing.files]
+    assert not any(".DS_Store" in f for f in listing.ignored + [f.rel for f in listing.files])
+
+
 def test_split_layout_and_separate_val(tmp_path):
     make_healthy(tmp_path / "a", per_class=2, split="train")
     make_healthy(tmp_path / "a", per_class=1, split="validation")

@@ -121,9 +121,11 @@ def _add_split(listing: Listing, split_root: Path, split: str, root: Path) -> No
                     listing.loops.append(_rel(Path(dirpath) / d, root))
                     dirnames.remove(d)
             for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
                 p = Path(dirpath) / name
+                # hidden files with an image extension stay: Keras' loaders index them too
+                # (macOS "._x.jpg" AppleDouble files are not images and crash decoding)
+                if name.startswith(".") and p.suffix.lower() not in IMAGE_EXTS:
+                    continue
                 if p.suffix.lower() in IMAGE_EXTS:
                     listing.files.append(FileEntry(_rel(p, root), cdir.name, split))
                 else:
