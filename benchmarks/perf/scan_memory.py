@@ -103,17 +103,36 @@ class PeakRSS(threading.Thread):
     def __init__(self, every: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.every, self.peak_kb, self._stop_evt = every, 0, threading.Event()
+        self.samples: list[tuple[float, int]] = []  # (perf_counter, kB)
 
     def run(self) -> None:
         me = os.getpid()
         while not self._stop_evt.is_set():
-            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _tree(me)))
+            kb = sum(_rss_kb(p) for p in _tree(me))
+            self.samples.append((time.perf_counter(), kb))
+            self.peak_kb = max(self.peak_kb, kb)
             time.sleep(self.every)
 
     def stop(self) -> int:
         self._stop_evt.set()
         self.join()
         return self.peak_kb
+
+
+def _per_stage(samples: list[tuple[float, int]], t0: float, timings: dict[str, float]
+               ) -> dict[str, int]:
+    """Peak PSS while each stage ran; stages follow one another in the order of the scan's
+    ``timings`` (list, decode, then one entry per check)."""
+    out: dict[str, int] = {}
+    start = t0
+    for name, sec in timings.items():
+        if name in ("checks", "total"):
+            continue
+        end = start + sec
+        kb = [k for ts, k in samples if start <= ts <= end + 0.1]
+        out[name] = round(max(kb) / 1024) if kb else 0
+        start = end
+    return out
 
 
 def main() -> None:
@@ -133,6 +152,7 @@ def main() -> None:
     report = scan(args.out, progress=False)
     seconds = time.perf_counter() - t
     peak_mb = sampler.stop() / 1024
+    print("peak PSS per stage (MB):", _per_stage(sampler.samples, t, report.metrics["timings"]))
     print("findings:", ", ".join(f"{f.code.value}({f.evidence.get('n', '')})"
                                  for f in report.findings) or "none")
     print(f"scan_memory images={args.n} seconds={seconds:.1f} "

@@ -17,6 +17,13 @@ import contextlib
 import functools
 from typing import Any
 
+# Below this many rows, neighbour searches and PCA run on one BLAS/OpenMP thread: thread
+# start-up and spin-waiting then cost more than the work (measured on the 2-core bench
+# machine under load: kNN of 1,236 x 64 took 0.21 s on the default threads vs 0.02 s on
+# one, the per-class outlier pass 0.7-1.4 s vs 0.05-0.07 s; at 5,000 rows threads won,
+# 0.13 vs 0.18 s).
+SMALL_ROWS = 4000
+
 
 @functools.cache
 def _controller() -> Any:
@@ -33,6 +40,6 @@ def one_thread(user_api: str | None = None) -> Any:
     return _controller().limit(limits=1, user_api=user_api)
 
 
-def threads_for(n_rows: int, small_rows: int) -> Any:
+def threads_for(n_rows: int, small_rows: int = SMALL_ROWS) -> Any:
     """``one_thread()`` below ``small_rows`` rows, else no limit."""
     return one_thread() if n_rows < small_rows else contextlib.nullcontext()

@@ -42,12 +42,6 @@ SPECTRUM_WEIGHT = 0.3
 # and an RBF SVM on these features and 10-30x faster, and it scales to 100k images.
 KNN_VOTE = 10
 PCA_DIMS = 64
-# Below this many rows, neighbour searches and PCA run on one BLAS/OpenMP thread: thread
-# start-up and spin-waiting then cost more than the work (measured on the 2-core bench
-# machine under load: kNN of 1,236 x 64 took 0.21 s on the default threads vs 0.02 s on
-# one, the per-class outlier pass 0.7-1.4 s vs 0.05-0.07 s; at 5,000 rows threads won,
-# 0.13 vs 0.18 s).
-SMALL_ROWS = 4000
 
 
 def spectrum(g32: np.ndarray, chunk: int = SPECTRUM_CHUNK) -> np.ndarray:
@@ -103,7 +97,7 @@ def threads_for(n_rows: int) -> Any:
     """A context in which numeric libraries use one thread for small problems."""
     from convergent.data import threads
 
-    return threads.threads_for(n_rows, SMALL_ROWS)
+    return threads.threads_for(n_rows, threads.SMALL_ROWS)
 
 
 def reduced(x: np.ndarray, dims: int = PCA_DIMS, seed: int = 0) -> np.ndarray:

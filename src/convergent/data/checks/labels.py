@@ -81,8 +81,10 @@ def label_issues(v: np.ndarray, y: np.ndarray, given_prob_max: float = GIVEN_PRO
     from cleanlab.filter import find_label_issues
 
     probs = smoothed(v)
-    issues = np.asarray(find_label_issues(y, probs, return_indices_ranked_by="self_confidence"),
-                        dtype=np.int64)
+    # n_jobs=1: cleanlab otherwise forks a process pool per call (~0.1-0.3 s); "results
+    # will be the same no matter its value" (cleanlab.filter)
+    issues = np.asarray(find_label_issues(y, probs, return_indices_ranked_by="self_confidence",
+                                          n_jobs=1), dtype=np.int64)
     if not issues.size:
         return issues
     given = probs[issues, y[issues]]
