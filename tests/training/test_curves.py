@@ -448,6 +448,15 @@ def test_lr_cut_every_epoch_by_a_callback_is_found_and_a_plateau_before_the_cut_
          if f.code.value == "TRAIN_LR_TOO_LOW"), {})
 
 
+def test_a_collapsed_schedule_is_found_in_a_log_without_the_optimizer() -> None:
+    cut = [1e-3, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11, 1e-13, 1e-15]
+    h = {"loss": [1.8, 1.0, 0.8, 0.78, 0.78, 0.78, 0.78, 0.78],
+         "accuracy": [0.4, 0.6, 0.7, 0.71, 0.71, 0.71, 0.71, 0.71], "learning_rate": cut}
+    assert "TRAIN_LR_TOO_LOW" in codes(RunFacts(history=h), "warning")
+    h["learning_rate"] = [1e-3] * 8                      # constant: the rate is not news
+    assert "TRAIN_LR_TOO_LOW" not in codes(RunFacts(history=h), "warning")
+
+
 def test_lr_too_low_is_not_blamed_when_the_units_are_dead() -> None:
     dead = {"steps": [0, 25], "epochs": [0, 0], "values": [1.0, 1.0]}
     opt = {"name": "adam", "learning_rate": 1e-3}

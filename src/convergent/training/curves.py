@@ -346,7 +346,10 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
                  # ||dW||/||W|| per step 100x below the healthy ~1e-3 (Karpathy, CS231n)
                  UPDATE_RATIO_LOW=1e-5,
                  # "flat" for a decayed schedule: the plateau check's < 1% per epoch
-                 PLATEAU_REL=0.01)
+                 PLATEAU_REL=0.01,
+                 # with the optimizer unknown, a rate 1000x below its peak: a decade more
+                 # than the usual schedule's two /10 steps (He et al. 2016: 0.1 -> 0.001)
+                 DECAY_MAX=1e3)
 def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     reasons: list[str] = []
     ev: dict[str, Any] = {}
@@ -412,9 +415,10 @@ def _decayed_early(facts: RunFacts, p: dict[str, Any]) -> dict[str, Any] | None:
     lrs = facts.series("learning_rate")
     rng = LR_TYPICAL.get(str((facts.optimizer or {}).get("name", "")).lower())
     k = p["MIN_EPOCHS"]
-    if rng is None or lrs.size < k + 1 or not np.isfinite(lrs).all():
+    if lrs.size < k + 1 or not np.isfinite(lrs).all() or lrs.max() <= 0:
         return None
-    floor = rng[0] / 3
+    # optimizer unknown (a CSV log): judge the rate against its own peak instead
+    floor = rng[0] / 3 if rng else float(lrs.max()) / p["DECAY_MAX"]
     decayed = lrs.max() >= floor or lrs[0] > 10 * lrs[-1]
     if not decayed or not (lrs[-k:] < floor).all():
         return None
