@@ -139,6 +139,7 @@ def test_lr_steps_to_the_optimizer_default_first(keras, opt, code, first, want):
     c = apply([finding(code, first)], mlp(keras), ck, {"epochs": 1})
     assert c.applied[0]["remedy"] == first
     assert float(c.compile_kwargs["optimizer"].learning_rate) == pytest.approx(want)
+    assert f"+ optimizer=keras.optimizers.{cls.__name__}(learning_rate={want:g})" in c.code
 
 
 def test_raise_lr_prefers_the_suggestion_over_the_default(keras):

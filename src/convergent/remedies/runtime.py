@@ -230,11 +230,13 @@ def _suggested_lr(s: _State) -> float | None:
     return None
 
 
-def _set_lr(s: _State, lr: float, why: str) -> str:
+def _set_lr(s: _State, lr: float, why: str) -> tuple[str, str]:
     opt = _optimizer(s)
     old = _lr_of(opt)
     s.compile_kwargs["optimizer"] = _rebuild(opt, learning_rate=float(lr))
-    return f"{type(opt).__name__} learning_rate {old:g} -> {lr:g} ({why})"
+    name = type(opt).__name__
+    return (f"{name} learning_rate {old:g} -> {lr:g} ({why})",
+            f"optimizer=keras.optimizers.{name}(learning_rate={lr:g})")
 
 
 def _default_lr(opt: Any) -> float | None:
@@ -247,7 +249,7 @@ def _default_lr(opt: Any) -> float | None:
         return None
 
 
-def _lr_target(s: _State, lower: bool) -> str:
+def _lr_target(s: _State, lower: bool) -> tuple[str, str]:
     """lower/raise the LR: the range test's suggestion when the finding carries one;
     else the optimizer's own default when the LR is on the far side of it (the fix a
     person makes: the default is where the optimizer's authors tuned it; a decade at a
@@ -267,17 +269,17 @@ def _lr_target(s: _State, lower: bool) -> str:
 
 
 @handler("lower_lr")
-def _h_lower_lr(s: _State) -> str:
+def _h_lower_lr(s: _State) -> tuple[str, str]:
     return _lr_target(s, lower=True)
 
 
 @handler("raise_lr")
-def _h_raise_lr(s: _State) -> str:
+def _h_raise_lr(s: _State) -> tuple[str, str]:
     return _lr_target(s, lower=False)
 
 
 @handler("lr_range_test")
-def _h_lr_range(s: _State) -> str:
+def _h_lr_range(s: _State) -> tuple[str, str]:
     lr = _suggested_lr(s)
     if lr is None:
         raise ValueError("the finding carries no suggested LR (evidence['suggested'])")
