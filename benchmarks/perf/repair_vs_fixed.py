@@ -13,7 +13,7 @@ one after the other, each through ``convergent run --json`` in a neutral tempora
    wall time ``R``;
 4. ``train.py`` with ``--repair`` and ``CONVERGENT_REPAIR_SEARCH=random:SEED``: each step
    applies one run-time remedy drawn at random from all of them (the same knobs), the same
-   MAX_STEPS and stop rule, under ``--budget`` of ``R``; only the steps that finished
+   MAX_STEPS, stop and time rules, under ``--budget`` of ``R``; only the steps that finished
    within ``R`` of its start count (each step records when it ended), and of those the
    best by the repair's own ordering is the random search's result. A second count
    (``random_st``) removes the start-up and first fit, which both runs share but whose
