@@ -30,7 +30,7 @@ for name, per in [("mnist", 200), ("animals", 200), ("digits", 180)]:
     x, y, _ = load(name); x, y = subsample(x, y, per)
     T = table_from_arrays(x, y)
     n = len(x)
-    p = np.unique(np.concatenate([near._knn_pairs(T.emb, 6), near._knn_pairs(near._coarse(T.g32), 6)]), axis=0)
+    p = np.unique(np.concatenate([near._knn_pairs(T.emb, 6), near._knn_pairs(near._coarse(T.g32, np.arange(len(T.g32))), 6)]), axis=0)
     cos = np.einsum('ij,ij->i', T.emb[p[:, 0]], T.emb[p[:, 1]])
     al = near.aligned_corr(T.g32, p)
     best_cos = np.full(n, -1.0); best_al = np.full(n, -1.0)

@@ -12,7 +12,7 @@ if not root.exists():
     make_folder(root, {}, base=base, n_per_class=100, seed=100, size=size)
 L = discover(root); T = build_table(str(root), L.files, workers=2)
 ok=np.arange(len(T.df))
-p = np.unique(np.concatenate([near._knn_pairs(T.emb,6), near._knn_pairs(near._coarse(T.g32),6)]),axis=0)
+p = np.unique(np.concatenate([near._knn_pairs(T.emb,6), near._knn_pairs(near._coarse(T.g32, np.arange(len(T.g32))),6)]),axis=0)
 t=time.time(); al = near.aligned_corr(T.g32, p); print('align time', time.time()-t, len(p))
 cr=np.hypot(T.df.chroma_r.values[p[:,0]]-T.df.chroma_r.values[p[:,1]], T.df.chroma_g.values[p[:,0]]-T.df.chroma_g.values[p[:,1]])
 cos=np.einsum('ij,ij->i',T.emb[p[:,0]],T.emb[p[:,1]])

@@ -81,16 +81,27 @@ def _unique_pairs(p: np.ndarray, n: int) -> np.ndarray:
     return np.stack([key // n, key % n], axis=1)
 
 
-def _coarse(g32: np.ndarray) -> np.ndarray:
-    g = g32.astype(np.float32).reshape(-1, 8, 4, 8, 4).mean(axis=(2, 4)).reshape(len(g32), -1)
-    g -= g.mean(axis=1, keepdims=True)
-    n = np.linalg.norm(g, axis=1, keepdims=True)
-    return g / np.maximum(n, 1e-6)
+# Rows of the 32x32 gray images turned into float32 at once when pooling them: the whole
+# of g32 in float32 is 410 MB at 100k images (it was the scan's largest transient copy).
+POOL_CHUNK = 8192
 
 
-# Source images whose zoomed, shifted windows are built at once in ``aligned_corr``: 64
-# x 100 windows x 676 px float32 = 17 MB, so memory stays flat at any dataset size while
-# the per-image Python overhead (~0.8 ms per image one at a time) is amortised.
+def _coarse(g32: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """8x8 mean-pooled, zero-mean, unit-norm gray of the 32x32 images ``g32[rows]``."""
+    out = np.empty((len(rows), 64), np.float32)
+    for c0 in range(0, len(rows), POOL_CHUNK):
+        part = rows[c0:c0 + POOL_CHUNK]
+        g = g32[part].astype(np.float32).reshape(-1, 8, 4, 8, 4).mean(axis=(2, 4))
+        g = g.reshape(len(part), -1)
+        g -= g.mean(axis=1, keepdims=True)
+        out[c0:c0 + len(part)] = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-6)
+    return out
+
+
+# Source images whose zoomed, shifted windows are built at once in ``aligned_corr``: 16 x
+# 100 windows x 676 px float32 = 4.3 MB, in cache, while the Python overhead of one
+# image at a time (~0.8 ms each) is amortised (measured on the labels bench folder, 8,296
+# pairs: chunks of 8-16 took 0.6-0.7 s, 4 or 32-64 took 0.8-1.5 s, one at a time 2.2 s).
 ALIGN_CHUNK = 16
 # Source images zoomed at once: 512 x 4 zooms x 32 x 32 float32 = 8 MB.
 ZOOM_CHUNK = 512
@@ -160,7 +171,12 @@ def aligned_corr(g32: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     pairs = np.asarray(pairs, np.int64)
     used, inv = np.unique(pairs, return_inverse=True)
     inv = inv.reshape(pairs.shape)
-    centres = _centres(np.asarray(g32[used], np.float32).reshape(-1, s, s))
+    w = s - 2 * MARGIN
+    centres = np.empty((len(used), w * w), np.float32)  # 270 MB at 100k images
+    for c0 in range(0, len(used), ZOOM_CHUNK):  # chunks: no float32 copy of all of g32
+        part = used[c0:c0 + ZOOM_CHUNK]
+        centres[c0:c0 + len(part)] = _centres(np.asarray(g32[part], np.float32)
+                                              .reshape(-1, s, s))
     # both directions, as slots into ``used``: (source, destination, pair number)
     src = np.concatenate([inv[:, 0], inv[:, 1]])
     dst = np.concatenate([inv[:, 1], inv[:, 0]])
@@ -235,8 +251,8 @@ def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
     cols = ["i", "j", "kind", "cos", "align", "chroma"]
     if len(ok) < 2:
         return pd.DataFrame(columns=cols)
-    e = emb[ok]
-    cand = [_knn_pairs(e, k), _knn_pairs(_coarse(g32[ok]), k)]
+    e = emb if len(ok) == len(emb) else emb[ok]  # no copy when every file decoded
+    cand = [_knn_pairs(e, k), _knn_pairs(_coarse(g32, ok), k)]
     md5 = df["md5"].to_numpy()[ok]
     # exact copies beyond k: group identical pixels directly
     _, inv, counts = np.unique(md5, return_inverse=True, return_counts=True)
@@ -263,7 +279,7 @@ def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
     near_cos = colour_ok & (cos >= COS_NEAR)
     align = np.full(len(p), np.nan, np.float32)
     todo = np.flatnonzero(colour_ok & ~exact & (~near_cos | gray_pair))
-    align[todo] = aligned_corr(g32[ok], p[todo])
+    align[todo] = aligned_corr(g32, ok[p[todo]])  # table rows: no copy of g32
     near_align = colour_ok & (align >= ALIGN_NEAR)
     if gray_pair.any():  # gray: also an outlier of the dataset's own neighbour similarity
         near_cos &= ~gray_pair | (_neighbour_z(cos, p, len(ok), gray) <= -NEAR_Z)
