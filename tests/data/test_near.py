@@ -29,3 +29,15 @@ def test_find_pairs_without_an_n_by_n_matrix():
     df = pd.DataFrame({k: cols[k] for k in F.COLUMNS})
     pairs = near.find_pairs(df, cols["emb"], cols["g32"])
     assert pairs[["i", "j", "kind"]].values.tolist() == [[3, 20, "exact"]]
+
+
+def test_alignment_is_the_same_in_partner_blocks(monkeypatch):
+    rng = np.random.default_rng(2)
+    g = np.stack([F.facts_from_pixels(pattern(c, rng))["g32"]
+                  for c in ("diag", "rings", "hbars", "vbars") * 3])
+    hub = [[0, j] for j in range(1, 12)] + [[3, 7], [5, 9]]  # image 0 pairs with all
+    pairs = np.array(hub)
+    whole = near.aligned_corr(g, pairs)
+    monkeypatch.setattr(near, "PARTNER_BLOCK", 2)
+    monkeypatch.setattr(near, "ALIGN_CHUNK", 3)
+    np.testing.assert_allclose(near.aligned_corr(g, pairs), whole, atol=1e-6)

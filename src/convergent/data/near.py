@@ -105,6 +105,10 @@ def _coarse(g32: np.ndarray, rows: np.ndarray) -> np.ndarray:
 ALIGN_CHUNK = 16
 # Source images zoomed at once: 512 x 4 zooms x 32 x 32 float32 = 8 MB.
 ZOOM_CHUNK = 512
+# Partners per source multiplied at once: ALIGN_CHUNK x 256 x 676 float32 = 11 MB. Sources
+# are grouped by degree, so the last group holds the hubs (images that are a candidate of
+# thousands at 100k); unblocked, their padded partner block grew with the dataset.
+PARTNER_BLOCK = 256
 
 
 def _zooms(imgs: np.ndarray) -> np.ndarray:
@@ -200,16 +204,23 @@ def aligned_corr(g32: np.ndarray, pairs: np.ndarray) -> np.ndarray:
                 lo, hi = starts[c0], starts[c1]
                 wins, w_mean, w_norm = _windows(zoomed[c0 - z0:c1 - z0])
                 # the chunk's edges, source by source: row = source, col = its k-th
-                # partner; partners padded to the chunk's largest degree with zeros
+                # partner; partners padded to the chunk's largest degree with zeros, in
+                # blocks of PARTNER_BLOCK (a hub image can be a candidate of thousands)
                 row = np.repeat(np.arange(c1 - c0), deg)
                 col = np.arange(hi - lo) - np.repeat(starts[c0:c1] - lo, deg)
-                partners = np.zeros((c1 - c0, int(deg.max()), centres.shape[1]), np.float32)
-                partners[row, col] = centres[dst[lo:hi]]
-                # corr = (w - mean_w) . c / |w - mean_w|, c of unit norm (mean ~0)
-                dots = np.matmul(wins, partners.transpose(0, 2, 1)).astype(np.float64)
-                dots -= w_mean[:, :, None] * partners.sum(axis=2, dtype=np.float64)[:, None]
-                scores = (dots / np.maximum(w_norm, 1e-6)[:, :, None]).max(axis=1)
-                np.maximum.at(best, num[lo:hi], scores[row, col].astype(np.float32))
+                e_dst, e_num = dst[lo:hi], num[lo:hi]
+                for b0 in range(0, int(deg.max()), PARTNER_BLOCK):
+                    sel = np.flatnonzero((col >= b0) & (col < b0 + PARTNER_BLOCK))
+                    r, c = row[sel], col[sel] - b0
+                    partners = np.zeros((c1 - c0, int(c.max()) + 1, centres.shape[1]),
+                                        np.float32)
+                    partners[r, c] = centres[e_dst[sel]]
+                    # corr = (w - mean_w) . c / |w - mean_w|, c of unit norm (mean ~0)
+                    dots = np.matmul(wins, partners.transpose(0, 2, 1)).astype(np.float64)
+                    dots -= (w_mean[:, :, None]
+                             * partners.sum(axis=2, dtype=np.float64)[:, None])
+                    scores = (dots / np.maximum(w_norm, 1e-6)[:, :, None]).max(axis=1)
+                    np.maximum.at(best, e_num[sel], scores[r, c].astype(np.float32))
     return best
 
 
