@@ -249,6 +249,18 @@ def test_optimizer_positive_plain_sgd_slow() -> None:
     assert "TRAIN_OPTIMIZER" in codes(facts, "warning")
 
 
+def test_optimizer_momentum_that_makes_a_sane_rate_huge() -> None:
+    h = {"loss": [2.3, 1.2, 1.5, 1.6], "accuracy": [0.1, 0.6, 0.5, 0.5]}
+    f = [f for f in analyze_curves(RunFacts(history=h, optimizer={
+        "name": "sgd", "learning_rate": 0.1, "momentum": 0.99})).findings
+        if f.code.value == "TRAIN_OPTIMIZER"]
+    assert f and "momentum" in f[0].title and f[0].evidence["effective_lr"] == 1.0
+    for opt in ({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},     # usual
+                {"name": "sgd", "learning_rate": 2.0, "momentum": 0.9},     # the rate itself
+                {"name": "sgd", "learning_rate": 2.0, "momentum": 0.0}):    # no momentum
+        assert "TRAIN_OPTIMIZER" not in codes(RunFacts(history=h, optimizer=opt), "warning")
+
+
 def test_optimizer_negative_momentum_or_adam() -> None:
     h = {"loss": [2.3, 2.0, 1.8, 1.7], "accuracy": [0.1, 0.2, 0.3, 0.35]}
     for opt in ({"name": "sgd", "momentum": 0.9}, {"name": "adam"}):

@@ -786,8 +786,23 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
             "loses its per-weight scaling and behaves like plain SGD with a tiny step; the "
             "loss has not even halved. Keep the default epsilon (1e-7).",
             {**ev, "threshold": {"epsilon_max": p["ADAM_MAX_EPSILON"]}}, 0, "adam")]
-    if name != "sgd" or float(opt.get("momentum") or 0.0) > 0:
+    if name != "sgd":
         return []
+    beta = float(opt.get("momentum") or 0.0)
+    pos, _ = _lr_position(facts)
+    if pos == "high" and beta > 0 and lr is not None and \
+            float(lr) <= LR_TYPICAL["sgd"][1] * 3:
+        # the rate alone is in range; momentum's 1 / (1 - beta) is what makes the step big
+        return [make_finding(
+            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.7, f"SGD momentum {beta:g} is too high",
+            f"Momentum {beta:g} multiplies each step by up to 1/(1 - {beta:g}) = "
+            f"{1 / (1 - beta):.0f}x once velocity builds up, so learning rate {float(lr):g} "
+            "acts like a far larger one and the loss has not even halved. Use momentum 0.9 "
+            "(or lower the learning rate by the same factor).",
+            {**ev, "effective_lr": effective_lr(opt), "threshold": {
+                "effective_lr_max": LR_TYPICAL["sgd"][1] * 3}}, 0, "lower_lr")]
+    if beta > 0 or pos == "high":
+        return []  # with a far too high rate, the missing momentum is not what holds it back
     return [make_finding(
         Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.6, "Plain SGD without momentum learns slowly",
         "The optimizer is SGD with no momentum and the loss has not even halved. Adam (or "
