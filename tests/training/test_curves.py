@@ -259,6 +259,10 @@ def test_optimizer_momentum_that_makes_a_sane_rate_huge() -> None:
                 {"name": "sgd", "learning_rate": 2.0, "momentum": 0.9},     # the rate itself
                 {"name": "sgd", "learning_rate": 2.0, "momentum": 0.0}):    # no momentum
         assert "TRAIN_OPTIMIZER" not in codes(RunFacts(history=h, optimizer=opt), "warning")
+    rising = {"loss": [2.3, 2.6, 2.9, 3.1], "accuracy": [0.1, 0.1, 0.1, 0.1]}
+    plain = {"name": "sgd", "learning_rate": 0.8, "momentum": 0.0}   # in range, yet blows up
+    found = codes(RunFacts(history=rising, optimizer=plain), "warning")
+    assert "TRAIN_LR_TOO_HIGH" in found and "TRAIN_OPTIMIZER" not in found
 
 
 def test_optimizer_negative_momentum_or_adam() -> None:

@@ -801,8 +801,8 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
             "(or lower the learning rate by the same factor).",
             {**ev, "effective_lr": effective_lr(opt), "threshold": {
                 "effective_lr_max": LR_TYPICAL["sgd"][1] * 3}}, 0, "lower_lr")]
-    if beta > 0 or pos == "high":
-        return []  # with a far too high rate, the missing momentum is not what holds it back
+    if beta > 0 or pos == "high" or check_lr_too_high(facts, CURVES.params("lr_too_high")):
+        return []  # with a too high rate, the missing momentum is not what holds it back
     return [make_finding(
         Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.6, "Plain SGD without momentum learns slowly",
         "The optimizer is SGD with no momentum and the loss has not even halved. Adam (or "
