@@ -137,3 +137,19 @@ def test_run_repair_lowers_the_learning_rate(tmp_path: Path) -> None:
     assert "TRAIN_LR_TOO_HIGH" not in remaining and "TRAIN_DIVERGED" not in remaining
     assert "lower_lr" in r.metrics["summary"]["repaired"]
     assert all(s["history"]["loss"] for s in steps)  # each step's curves, for the report
+
+
+def test_the_script_change_is_the_kept_fits_not_the_undone_steps() -> None:
+    from convergent.training.run import build_report
+
+    steps = [{"remedy": "lower_lr", "code": "Adam(1e-3)", "for": ["TRAIN_LR_TOO_HIGH"]},
+             {"remedy": "leaky_relu", "code": "LeakyReLU()", "for": ["TRAIN_DYING_RELU"]}]
+    fit = {"index": 1, "status": "done", "history": {"loss": [2.3, 1.0]},
+           "repair": {"steps": steps, "kept": 1, "healthy": True, "remaining": [],
+                      "code": "Adam(1e-3)"}}
+    r = build_report(["python", "t.py"], {"returncode": 0, "status": "finished", "seconds": 1.0,
+                                          "stderr_tail": ""},
+                     [{"fits": [fit]}])
+    assert r.metrics["repair"]["code"] == "Adam(1e-3)"          # leaky_relu was undone
+    assert r.metrics["summary"]["repaired"] == "lower_lr"
+    assert [s["remedy"] for s in r.metrics["repair"]["steps"]] == ["lower_lr", "leaky_relu"]

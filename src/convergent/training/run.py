@@ -272,8 +272,13 @@ def build_report(command: list[str], result: dict[str, Any],
             "remaining": sorted({d.get("code") for f in fits
                                  for d in (f.get("repair") or {}).get("remaining", [])
                                  if isinstance(d, dict) and d.get("code")}),
-            "code": "\n".join(st["code"] for st in repair_steps if st.get("code"))}
-        summary["repaired"] = ",".join(st["remedy"] for st in repair_steps) or "nothing applied"
+            # the change to the script is the kept fit's: steps a later keep-best undid
+            # are listed in "steps" but are not part of it
+            "code": "\n".join(c for f in fits if (c := (f.get("repair") or {}).get("code")))}
+        kept = [st["remedy"] for f in fits
+                for st in (f.get("repair") or {}).get("steps", [])[
+                    :(f.get("repair") or {}).get("kept", 0)]]
+        summary["repaired"] = ",".join(kept) or "nothing kept"
     for key in ("steps", "grad_norms", "update_ratios", "dead_fraction", "saturated_fraction",
                 "plateau"):
         if key in last:
