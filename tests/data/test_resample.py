@@ -43,3 +43,12 @@ def test_same_size_is_a_copy():
     x = np.ones((2, 4, 4), np.float32)
     y = resize(x, 4, 4)
     assert np.array_equal(x, y) and y is not x
+
+
+def test_resize_many_equals_one_size_at_a_time():
+    from convergent.data.resample import resize_many
+
+    x = np.random.default_rng(3).random((4, 48, 64)).astype(np.float32)
+    sizes = [(64, 64), (32, 32), (16, 16), (9, 8), (64, 10)]
+    for got, (w, h) in zip(resize_many(x, sizes), sizes, strict=True):
+        assert np.array_equal(got, resize(x, w, h))

@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy.fft import dctn
 
-from convergent.data.resample import resize
+from convergent.data.resample import resize_many
 
 # Long side images are reduced to before statistics: brightness, contrast and colour
 # statistics of a 256 px reduction match full resolution within ~1 % (area averaging),
@@ -267,10 +267,11 @@ def _batch(x: np.ndarray, out: dict[str, Any], rows: np.ndarray) -> None:
     for name, rgb in (("", mean_rgb), ("_lo", lo_rgb), ("_hi", hi_rgb)):
         c = _chroma(rgb)
         out[f"chroma{name}_r"][rows], out[f"chroma{name}_g"][rows] = c[:, 0], c[:, 1]
-    g32 = resize(st, HASH_PX, HASH_PX)
-    out["blur"][rows] = blur_score(st)
-    out["range16"][rows] = range16(st)
-    out["dhash"][rows] = dhash(st)
+    g64, g32, g16, g98 = resize_many(st, [(BLUR_PX, BLUR_PX), (HASH_PX, HASH_PX),
+                                          (EMB_PX, EMB_PX), (9, 8)])
+    out["blur"][rows] = blur_score(g64)
+    out["range16"][rows] = range16(g16)
+    out["dhash"][rows] = dhash(g98)
     out["phash"][rows] = phash(g32)
     out["emb"][rows] = gray_embedding(g32)
     out["hog"][rows] = hog(g32)
@@ -313,7 +314,7 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return np.where(s > 1e-3, rgb / np.where(s > 1e-3, s, 1), 1 / 3)
 
 
-def blur_score(lum: np.ndarray) -> np.ndarray:
+def blur_score(g: np.ndarray) -> np.ndarray:
     """Edge steepness at 64x64: 99th percentile of the gradient magnitude over the range.
 
     A blurred edge rises over more pixels, so its steepest gradient is lower for the same
@@ -322,19 +323,19 @@ def blur_score(lum: np.ndarray) -> np.ndarray:
     and contrast; the fixed size makes it comparable across image sizes. Measured on
     generated folders (scan_healthy_false_alarms.py), it separated blurred images better
     than the variance of the Laplacian (dominated by sensor noise on small images) and
-    than a gradient-weighted mean gradient. ``lum``: (m, H, W); returns (m,) float32.
+    than a gradient-weighted mean gradient. ``g``: (m, BLUR_PX, BLUR_PX), the structure
+    channel resized; returns (m,) float32.
     """
-    m = len(lum)
-    g = resize(lum, BLUR_PX, BLUR_PX)
+    m = len(g)
     gy, gx = np.gradient(g, axis=(1, 2))
     p1, p99 = np.percentile(g.reshape(m, -1), [1, 99], axis=1)
     steep = np.percentile(np.hypot(gx, gy).reshape(m, -1), 99, axis=1)
     return steep / np.maximum(p99 - p1, 1.0 / 255.0).astype(np.float32)
 
 
-def range16(lum: np.ndarray) -> np.ndarray:
-    """Max - min luminance of a 16x16 area-averaged image: contrast without pixel noise."""
-    g = resize(lum, EMB_PX, EMB_PX).reshape(len(lum), -1)
+def range16(g16: np.ndarray) -> np.ndarray:
+    """Max - min luminance of the 16x16 area-averaged images: contrast without pixel noise."""
+    g = g16.reshape(len(g16), -1)
     return g.max(axis=1) - g.min(axis=1)
 
 
@@ -343,9 +344,9 @@ def _bits(b: np.ndarray) -> np.ndarray:
     return np.packbits(b.reshape(len(b), -1), axis=1).view(">u8")[:, 0].astype(np.uint64)
 
 
-def dhash(lum: np.ndarray) -> np.ndarray:
-    """64-bit difference hash: is each of 8x8 pixels brighter than its right neighbour."""
-    g = resize(lum, 9, 8)
+def dhash(g: np.ndarray) -> np.ndarray:
+    """64-bit difference hash of (m, 8, 9) resized images: is each of 8x8 pixels brighter
+    than its right neighbour."""
     return _bits(g[:, :, 1:] > g[:, :, :-1])
 
 

@@ -108,3 +108,23 @@ def resize(x: np.ndarray, width: int, height: int,
         y = _first_axis(np.ascontiguousarray(y, np.float64), height, top, bottom)
     out = np.moveaxis(y, (0, 1), (-2, -1))  # (..., height, width)
     return np.ascontiguousarray(out, np.float32)
+
+
+def resize_many(x: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """``[resize(x, w, h) for w, h in sizes]``, transposing and widening ``x`` once for all
+    the horizontal passes (that copy was a quarter of the resizing time)."""
+    x = np.asarray(x, np.float32)
+    h, w = x.shape[-2:]
+    wide = None
+    out = []
+    for width, height in sizes:
+        if width == w:
+            out.append(resize(x, width, height))
+            continue
+        if wide is None:
+            wide = np.ascontiguousarray(np.moveaxis(x, (-1, -2), (0, 1)), np.float64)
+        y = np.swapaxes(_first_axis(wide, width), 0, 1)  # (h, width, ...)
+        if height != h:
+            y = _first_axis(np.ascontiguousarray(y, np.float64), height)
+        out.append(np.ascontiguousarray(np.moveaxis(y, (0, 1), (-2, -1)), np.float32))
+    return out
