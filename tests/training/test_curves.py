@@ -102,6 +102,15 @@ def test_lr_too_high_positive_update_ratio() -> None:
     assert "TRAIN_LR_TOO_HIGH" in codes(RunFacts(history={"loss": [1.0]}, update_ratios=u))
 
 
+def test_lr_too_high_from_the_rate_alone_on_a_run_that_does_not_learn() -> None:
+    flat = {"loss": [2.33, 2.40, 2.55, 2.51, 2.39, 2.31], "accuracy": [0.1] * 6}
+    sgd10 = {"name": "sgd", "learning_rate": 10.0, "momentum": 0.0}
+    assert "TRAIN_LR_TOO_HIGH" in codes(RunFacts(history=flat, optimizer=sgd10), "warning")
+    sgd01 = {"name": "sgd", "learning_rate": 0.1, "momentum": 0.0}
+    assert "TRAIN_LR_TOO_HIGH" not in codes(RunFacts(history=flat, optimizer=sgd01))
+    assert "TRAIN_LR_TOO_HIGH" not in codes(RunFacts(history=healthy(), optimizer=sgd10))
+
+
 def test_lr_too_high_negative_healthy() -> None:
     u = {"layers": ["a", "b"], "values": [[1e-3, 2e-3]], "steps": [0]}
     assert "TRAIN_LR_TOO_HIGH" not in codes(

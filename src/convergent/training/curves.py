@@ -324,9 +324,16 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         ev.update(median_update_ratio=ur, update_ratio_high=p["UPDATE_RATIO_HIGH"])
         if conf < 0.6:
             conf, began = 0.6, 0
+    pos, lr = _lr_position(facts)
+    if not reasons and pos == "high" and _poorly_fit(facts) and loss.size \
+            and np.isfinite(loss).all() and loss[-1] > 0.5 * (facts.initial_loss() or loss[0]):
+        # no blow-up to see, but a rate 3x past the usual range on a run that has not even
+        # halved its loss: steps that large bounce around instead of descending
+        reasons.append("the rate is far above the optimizer's usual range and the loss has "
+                       "not even halved")
+        conf, began = 0.6, 0
     if not reasons:
         return []
-    pos, lr = _lr_position(facts)
     if lr is not None:
         ev["learning_rate"] = lr
         conf = min(0.95, conf + 0.15) if pos == "high" else conf
