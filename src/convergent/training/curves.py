@@ -325,8 +325,7 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         if conf < 0.6:
             conf, began = 0.6, 0
     pos, lr = _lr_position(facts)
-    if not reasons and pos == "high" and _poorly_fit(facts) and loss.size \
-            and np.isfinite(loss).all() and loss[-1] > 0.5 * (facts.initial_loss() or loss[0]):
+    if not reasons and pos == "high" and _not_halved(facts, min_epochs=1):
         # no blow-up to see, but a rate 3x past the usual range on a run that has not even
         # halved its loss: steps that large bounce around instead of descending
         reasons.append("the rate is far above the optimizer's usual range and the loss has "
@@ -382,7 +381,7 @@ def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         reasons.append(f"each step changes the weights by only {ur:.2g} of their size")
         ev.update(median_update_ratio=ur, update_ratio_low=p["UPDATE_RATIO_LOW"])
         conf = max(conf, 0.6)
-    decayed = _decayed_early(facts, p)
+    decayed = _decayed_schedule(facts, p)
     if decayed:
         reasons.append(f"the schedule took the learning rate from {decayed['first_lr']:.3g} "
                        f"to {decayed['last_lr']:.3g} by epoch {decayed['below_epoch'] + 1} "
@@ -414,7 +413,7 @@ def check_lr_too_low(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         ev, decayed["below_epoch"] if decayed else 0, "raise_lr", "lr_range_test")]
 
 
-def _decayed_early(facts: RunFacts, p: dict[str, Any]) -> dict[str, Any] | None:
+def _decayed_schedule(facts: RunFacts, p: dict[str, Any]) -> dict[str, Any] | None:
     """A schedule or callback that drove the learning rate below the optimizer's usual
     range for the last MIN_EPOCHS+ epochs, the loss flat since then (not since well before:
     then the rate was not what stopped it) and the model still poorly fit. A cosine
@@ -715,6 +714,15 @@ def check_plateau(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
 # settings: batch size, optimizer, regularization
 # --------------------------------------------------------------------------------------
 
+def _not_halved(facts: RunFacts, min_epochs: int) -> bool:
+    """A poorly fit run of ``min_epochs``+ finite epochs whose training loss still sits above
+    half its starting value."""
+    loss = facts.series("loss")
+    start = facts.initial_loss() or (loss[0] if loss.size else 0.0)
+    return bool(loss.size >= min_epochs and np.isfinite(loss).all() and start > 0
+                and loss[-1] > 0.5 * start and _poorly_fit(facts))
+
+
 def _poorly_fit(facts: RunFacts) -> bool:
     ak = facts.acc_key()
     if ak:
@@ -771,10 +779,7 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     opt = facts.optimizer or {}
     name = str(opt.get("name", "")).lower()
     loss = facts.series("loss")
-    slow = (loss.size >= 3 and np.isfinite(loss).all()
-            and (facts.initial_loss() or loss[0]) > 0
-            and loss[-1] > 0.5 * (facts.initial_loss() or loss[0]) and _poorly_fit(facts))
-    if not slow:
+    if not _not_halved(facts, min_epochs=3):
         return []
     ev = {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])}
     lr, eps = opt.get("learning_rate"), opt.get("epsilon")

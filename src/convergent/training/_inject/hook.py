@@ -394,16 +394,6 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
     es = early_stopping_facts(arguments.get("callbacks"))
     if es:
         facts["early_stopping"] = es
-    if model is not None:
-        try:
-            from convergent.model.loss_probe import unsafe_loss
-
-            with rng_guard():
-                unsafe = unsafe_loss(model)
-            if unsafe:
-                facts["loss_unsafe"] = unsafe
-        except Exception as e:  # noqa: BLE001 - a probe must never break the run
-            notes.append(f"loss probe failed: {type(e).__name__}: {e}")
     return facts, probe, findings
 
 
@@ -526,6 +516,19 @@ def _lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
         return []
 
 
+def _probe_loss(model: Any, facts: dict[str, Any], record: dict[str, Any]) -> None:
+    """``facts["loss_unsafe"]`` when the compiled loss is NaN/inf on a confident mistake."""
+    try:
+        from convergent.model.loss_probe import unsafe_loss
+
+        with rng_guard():
+            unsafe = unsafe_loss(model)
+        if unsafe:
+            facts["loss_unsafe"] = unsafe
+    except Exception as e:  # noqa: BLE001 - a probe must never break the run
+        record["notes"].append(f"loss probe failed: {type(e).__name__}: {e}")
+
+
 # -- the wrapper ----------------------------------------------------------------------------
 
 def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
@@ -558,6 +561,7 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
 
         facts, probe, data_findings = read_fit_arguments(arguments, record, model)
         lint_findings = _lint(model, arguments, facts, record)
+        _probe_loss(model, facts, record)
         pre_findings = [f for f in data_findings + lint_findings if isinstance(f, Finding)]
         record["pre_fit"] = [f.to_dict() for f in pre_findings]
         record["facts"] = facts
