@@ -102,6 +102,24 @@ def test_symptom_present_at_init_ranks_as_a_cause():
     assert rank([low_lr, later])[0].code.value == "TRAIN_LR_TOO_LOW"
 
 
+@pytest.mark.parametrize("symptoms, first", [
+    (["TRAIN_STUCK_AT_CHANCE", "TRAIN_DYING_RELU"], "TRAIN_DYING_RELU"),
+    (["TRAIN_DIVERGED", "TRAIN_EXPLODING_GRADIENTS"], "TRAIN_EXPLODING_GRADIENTS"),
+    (["TRAIN_VANISHING_GRADIENTS", "TRAIN_DYING_RELU"], "TRAIN_DYING_RELU"),
+    (["TRAIN_STUCK_AT_CHANCE", "TRAIN_VANISHING_GRADIENTS"], "TRAIN_VANISHING_GRADIENTS"),
+], ids=["dead-units-before-chance", "explosion-before-nan", "dead-before-vanished",
+        "no-gradient-before-chance"])
+def test_symptoms_rank_mechanism_before_outcome_whatever_the_severity(symptoms, first):
+    outcome, mechanism = (make(symptoms[0], "error", 0.95), make(symptoms[1], "warning", 0.5))
+    assert rank([outcome, mechanism])[0].code.value == first
+
+
+def test_a_cause_still_outranks_every_symptom():
+    ranked = rank([make("TRAIN_EXPLODING_GRADIENTS", "error", 0.9),
+                   make("MODEL_BAD_INIT", "warning", 0.6)])
+    assert [f.code.value for f in ranked] == ["MODEL_BAD_INIT", "TRAIN_EXPLODING_GRADIENTS"]
+
+
 def test_rank_keeps_one_finding_per_code():
     ranked = rank([make("DATA_DARK", "info", 0.9), make("DATA_DARK", "warning", 0.2)])
     assert len(ranked) == 1 and ranked[0].severity is Severity.WARNING

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from convergent.findings import Severity
+from convergent.findings import Severity, rank
 from convergent.training.curves import RunFacts, analyze_curves, plateau
 
 
@@ -92,6 +92,26 @@ def test_lr_too_high_positive_early_spike_then_chance() -> None:
     assert r.findings[0].code.value == "TRAIN_LR_TOO_HIGH"  # cause before symptom
 
 
+def test_lr_too_high_is_advice_when_a_usual_rate_diverges() -> None:
+    steps = {"step": list(range(20)), "epoch": [0] * 20,
+             "loss": [2.3, 2.2, 2.5, 9.0, 40.0] + [float("inf")] * 15}
+    h = {"loss": [float("inf")]}
+
+    def lr_high(opt):
+        r = rank(analyze_curves(RunFacts(history=h, steps=steps, optimizer=opt)).findings)
+        return next(f for f in r if f.code.value == "TRAIN_LR_TOO_HIGH"), r
+
+    usual, r = lr_high({"name": "adam", "learning_rate": 1e-3})
+    assert usual.severity is Severity.INFO and usual.evidence["rate_in_usual_range"]
+    assert r[0].code.value == "TRAIN_DIVERGED"
+    # above the usual range (Adam's tops out at 3e-3) the blow-up is the rate's
+    above, r = lr_high({"name": "adam", "learning_rate": 5e-3})
+    assert above.severity is Severity.ERROR and r[0].code.value == "TRAIN_LR_TOO_HIGH"
+    # SGD momentum 0.99 at 0.1: plain 0.1, but a step of 1.0 - above the range
+    assert lr_high({"name": "sgd", "learning_rate": 0.1, "momentum": 0.99})[0].severity \
+        is Severity.ERROR
+
+
 def test_lr_too_high_positive_loss_rises_over_epochs() -> None:
     facts = RunFacts(history={"loss": [1.0, 1.2, 1.4, 1.5]})
     assert "TRAIN_LR_TOO_HIGH" in codes(facts)
@@ -143,6 +163,27 @@ def test_oscillation_positive() -> None:
     facts = RunFacts(history={"loss": loss})
     assert {"TRAIN_OSCILLATION", "TRAIN_LR_TOO_HIGH"} <= codes(facts)
     assert began(facts, "TRAIN_OSCILLATION") == 0
+
+
+def test_oscillation_positive_slow_swings() -> None:
+    # down, up, down, up: too slow for the sign-flip test, two clear rises of the epoch mean
+    loss = [1.3, 1.15, 0.62, 0.70, 0.72, 0.59, 0.86, 1.14, 1.46, 1.55]
+    f = next(f for f in analyze_curves(RunFacts(history={"loss": loss})).findings
+             if f.code.value == "TRAIN_OSCILLATION")
+    assert f.evidence["rises_beginning"] == [3, 6] and f.evidence["began_epoch"] == 3
+
+
+@pytest.mark.parametrize("loss, lr", [
+    ([2.3, 1.5, 1.7, 1.1, 0.9, 1.0, 0.7, 0.5], None),          # bumps on a clear trend
+    ([2.3, 1.2, 1.0, 1.15, 1.4, 1.8, 2.2, 2.6], None),         # one rise: it blows up
+    ([1.2, 0.9, 0.7, 1.0, 0.8, 0.65, 0.95, 0.8, 0.7, 1.1],    # warm restarts (SGDR)
+     [0.1, 0.05, 0.01, 0.1, 0.05, 0.01, 0.1, 0.05, 0.01, 0.1]),
+], ids=["trending", "single-rise", "warm-restarts"])
+def test_oscillation_negative_slow_swings(loss, lr) -> None:
+    h = {"loss": loss, **({"learning_rate": lr} if lr else {})}
+    assert "TRAIN_OSCILLATION" not in codes(RunFacts(history=h))
+    if lr:  # the same curve at a fixed rate does swing
+        assert "TRAIN_OSCILLATION" in codes(RunFacts(history={"loss": loss}))
 
 
 def test_oscillation_negative_noisy_but_trending() -> None:

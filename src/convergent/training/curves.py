@@ -268,6 +268,17 @@ def _lr_position(facts: RunFacts) -> tuple[str, float | None]:
     return ("low" if lr < rng[0] / 3 else "typical"), lr
 
 
+def _in_usual_range(facts: RunFacts) -> bool:
+    """The rate (and SGD's effective step) at or below the top of LR_TYPICAL: inside
+    what the optimizer is usually run at, not in the 3x margin ``_lr_position`` leaves."""
+    opt = facts.optimizer or {}
+    lr, eff = opt.get("learning_rate"), effective_lr(opt)
+    rng = LR_TYPICAL.get(str(opt.get("name", "")).lower())
+    if lr is None or eff is None or rng is None:
+        return False
+    return float(lr) <= rng[1] and eff <= rng[1]
+
+
 def _median_update_ratio(facts: RunFacts) -> float | None:
     u = facts.update_ratios
     if not u or not u.get("values"):
@@ -336,6 +347,18 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     if lr is not None:
         ev["learning_rate"] = lr
         conf = min(0.95, conf + 0.15) if pos == "high" else conf
+    if _in_usual_range(facts) and "median_update_ratio" not in ev:
+        # the loss blew up or rose, but at a rate in the optimizer's usual range and with
+        # steps of ordinary size: that is what an init, raw inputs or a loss do as well,
+        # so the rate is advice here; the divergence finding carries "lower the LR" too
+        return [make_finding(
+            Code.TRAIN_LR_TOO_HIGH, Severity.INFO, min(conf, 0.4),
+            "Learning rate possibly too high",
+            "; ".join(reasons).capitalize() + f", at a learning rate ({lr:.3g}) in the "
+            "optimizer's usual range. Check the inputs' scale, the initialization and the "
+            "loss first; if they are sound, lower the learning rate 3-10x.",
+            {**ev, "rate_in_usual_range": True}, began, "lower_lr", "lr_range_test",
+            began_step=began_step)]
     return [make_finding(
         Code.TRAIN_LR_TOO_HIGH, Severity.ERROR if conf >= 0.7 else Severity.WARNING, conf,
         "Learning rate too high",
@@ -449,11 +472,24 @@ def _gradient_blocked(facts: RunFacts) -> bool:
 # curve shapes
 # --------------------------------------------------------------------------------------
 
-def _oscillation(s: np.ndarray, p: dict[str, Any]) -> dict[str, Any] | None:
-    s = s[np.isfinite(s)]
+def _lr_rose(lr: np.ndarray, n: int) -> np.ndarray:
+    """Per epoch 1..n-1: did the learning rate go up at it (a warm restart, a warm-up)?
+    The loss rising with it is the schedule's doing, not the optimizer's."""
+    up = np.zeros(max(n - 1, 0), dtype=bool)
+    m = min(lr.size, n) - 1
+    if m > 0:
+        up[:m] = lr[1:m + 1] > lr[:m] * (1 + 1e-6)
+    return up
+
+
+def _oscillation(s: np.ndarray, p: dict[str, Any],
+                 lr: np.ndarray | None = None) -> dict[str, Any] | None:
+    if not np.isfinite(s).all():  # epochs without a value: the rate no longer lines up
+        s, lr = s[np.isfinite(s)], None
     if s.size < p["MIN_EPOCHS"]:
         return None
     d = np.diff(s)
+    d = d[~_lr_rose(np.asarray([] if lr is None else lr), s.size)]
     nz = d[d != 0]
     if nz.size < 3:
         return None
@@ -468,6 +504,35 @@ def _oscillation(s: np.ndarray, p: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _rise_episodes(s: np.ndarray, lr: np.ndarray, rise: float) -> list[int]:
+    """Epochs where a run of rises of the epoch loss begins, each rise > ``rise`` of the
+    epoch before; rises at an epoch whose learning rate went up (a warm restart, a
+    warm-up) are the schedule's, not the optimizer's, and do not count."""
+    starts: list[int] = []
+    rising = False
+    restart = _lr_rose(lr, s.size)
+    for i in range(1, s.size):
+        up = s[i] > s[i - 1] * (1 + rise) and not restart[i - 1]
+        if up and not rising:
+            starts.append(i)
+        rising = up or (rising and s[i] >= s[i - 1])
+    return starts
+
+
+def _swings(s: np.ndarray, lr: np.ndarray, p: dict[str, Any]) -> dict[str, Any] | None:
+    """Slow swings: the loss rose by more than AMPLITUDE at least twice, falling between,
+    and ended near where it began (no trend)."""
+    if s.size < p["MIN_EPOCHS"] or not np.isfinite(s).all() or s.min() <= 0:
+        return None
+    starts = _rise_episodes(s, lr, p["AMPLITUDE"])
+    path = float(np.sum(np.abs(np.diff(s)))) or 1e-12
+    trend = float(abs(s[-1] - s[0]) / path)
+    if len(starts) < p["RISES"] or trend > p["TREND"]:
+        return None
+    return {"rises_beginning": starts, "rise_threshold": p["AMPLITUDE"],
+            "trend_ratio": trend, "began_epoch": starts[0]}
+
+
 @CURVES.register("oscillation", codes=[Code.TRAIN_OSCILLATION, Code.TRAIN_LR_TOO_HIGH],
                  # iid noise flips the sign of successive differences 2/3 of the time,
                  # a trend almost never: >= 1/2 flips means no trend; first principles
@@ -476,10 +541,23 @@ def _oscillation(s: np.ndarray, p: dict[str, Any]) -> dict[str, Any] | None:
                  # a few % per epoch; median swings of >= 10% of its level are not noise
                  AMPLITUDE=0.10,
                  # net change <= 30% of the path travelled: swings dominate the trend
-                 TREND=0.3, MIN_EPOCHS=6)
+                 TREND=0.3, MIN_EPOCHS=6,
+                 # slow swings: the mean training loss over a whole epoch rising by more
+                 # than AMPLITUDE twice, falling in between. At a fixed rate it only falls
+                 # on a sound run (the epoch mean averages hundreds of batches, and a
+                 # model that fits the training set better does not get worse on it), so
+                 # one rise is a bump and two separate ones a swing
+                 RISES=2)
 def check_oscillation(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    lr = facts.series("learning_rate")
     for key in ("loss", "val_loss"):
-        o = _oscillation(facts.series(key), p)
+        o = _oscillation(facts.series(key), p, lr)
+        if o is not None:
+            how = f"by a median {o['relative_amplitude']:.0%} per epoch"
+        elif key == "loss":
+            o = _swings(facts.series(key), lr, p)
+            how = (f"more than {p['AMPLITUDE']:.0%} up at epochs "
+                   + ", ".join(str(e + 1) for e in o["rises_beginning"])) if o else ""
         if o is None:
             continue
         ev = {"series": key, **{k: v for k, v in o.items() if k != "began_epoch"},
@@ -487,9 +565,9 @@ def check_oscillation(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
               "trend_threshold": p["TREND"]}
         out = [make_finding(
             Code.TRAIN_OSCILLATION, Severity.WARNING, 0.7, f"{key} oscillates without trend",
-            f"`{key}` swings up and down by a median {o['relative_amplitude']:.0%} per epoch "
-            "with no net progress. The steps are too large for the loss surface: lower the "
-            "learning rate or reduce it when the loss stalls.",
+            f"`{key}` swings up and down ({how}) with no net progress. The steps are too "
+            "large for the loss surface: lower the learning rate (or the momentum) or "
+            "reduce it when the loss stalls.",
             ev, o["began_epoch"], "lower_lr", "reduce_lr_on_plateau")]
         if key == "loss":
             out.append(make_finding(
