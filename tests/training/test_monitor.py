@@ -128,3 +128,23 @@ def test_monitor_rejects_bad_arguments() -> None:
         Monitor(stop_on=("fatal",))
     with pytest.raises(ValueError, match="sample_every"):
         Monitor(sample_every=0)
+
+
+def test_one_combined_probe_pass_measures_what_two_passes_do() -> None:
+    from convergent.training.monitor import _backend_gradients
+
+    x, y = data(32)
+    m = model()
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    hidden = [m.layers[0].output, m.layers[3].output]
+    full = keras.Model(m.inputs, hidden + list(m.outputs))
+    loss = keras.losses.get("sparse_categorical_crossentropy")
+    xs, ys = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
+    alone, none = _backend_gradients(m, loss, xs, ys, list(m.trainable_variables))
+    both, acts = _backend_gradients(m, loss, xs, ys, list(m.trainable_variables), forward=full)
+    assert none == [] and len(acts) == 2
+    for a, b in zip(alone, both):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    separate = keras.Model(m.inputs, hidden)(xs, training=False)
+    for a, b in zip(acts, separate):
+        np.testing.assert_allclose(a, keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)

@@ -66,28 +66,42 @@ def _to_numpy(t: Any) -> np.ndarray:
     return np.array(t, copy=True)
 
 
-def _backend_gradients(model: Any, loss_fn: Any, x: Any, y: Any,
-                       variables: list[Any]) -> list[np.ndarray | None]:
+def _split(outs: Any) -> tuple[Any, list[Any]]:
+    """A forward pass's prediction (its last output) and the outputs before it."""
+    if isinstance(outs, (list, tuple)):
+        return outs[-1], list(outs[:-1])
+    return outs, []
+
+
+def _backend_gradients(model: Any, loss_fn: Any, x: Any, y: Any, variables: list[Any],
+                       forward: Any = None) -> tuple[list[np.ndarray | None], list[np.ndarray]]:
     """Gradients of ``loss_fn(y, model(x, training=False))`` w.r.t. ``variables``.
 
-    The one backend-specific function: no optimizer, no ``.grad`` and no RNG is touched.
+    ``forward`` (TF and torch) is a sub-model over the same layers whose outputs are some
+    hidden activations and, last, the prediction: one pass then yields the gradients and
+    those activations (returned second, as numpy). The one backend-specific function: no
+    optimizer, no ``.grad`` and no RNG is touched.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            loss = keras.ops.mean(loss_fn(y, model(x, training=False)))
+            pred, extra = _split((forward or model)(x, training=False))
+            loss = keras.ops.mean(loss_fn(y, pred))
         grads = tape.gradient(loss, [v.value for v in variables])
-        return [None if g is None else _to_numpy(tf.convert_to_tensor(g)) for g in grads]
+        return ([None if g is None else _to_numpy(tf.convert_to_tensor(g)) for g in grads],
+                [_to_numpy(e) for e in extra])
     if backend == "torch":
         import torch
 
         with torch.enable_grad():
-            loss = keras.ops.mean(loss_fn(y, model(x, training=False)))
+            pred, extra = _split((forward or model)(x, training=False))
+            loss = keras.ops.mean(loss_fn(y, pred))
             params = [v.value for v in variables]
             grads = torch.autograd.grad(loss, params, allow_unused=True)
-        return [None if g is None else g.detach().cpu().numpy() for g in grads]
+        return ([None if g is None else g.detach().cpu().numpy() for g in grads],
+                [_to_numpy(e) for e in extra])
     if backend == "jax":
         import jax
 
@@ -100,7 +114,7 @@ def _backend_gradients(model: Any, loss_fn: Any, x: Any, y: Any,
 
         g = jax.grad(f)(trainable)
         by_id = {id(v): np.asarray(gi) for v, gi in zip(model.trainable_variables, g)}
-        return [by_id.get(id(v)) for v in variables]
+        return [by_id.get(id(v)) for v in variables], []
     raise NotImplementedError(f"gradients on backend {backend!r} are not supported")
 
 
@@ -172,6 +186,7 @@ class Monitor(keras.callbacks.Callback):
         self._every = 1
         self._probe: tuple[Any, Any] | None = None
         self._probe_model: Any = None
+        self._probe_full: Any = None
         self._probe_layers: list[tuple[str, str]] = []
         self._loss_fn: Any = None
         self._groups: list[tuple[str, list[int]]] = []
@@ -222,6 +237,15 @@ class Monitor(keras.callbacks.Callback):
         if chosen and getattr(model, "inputs", None):
             self._probe_model = keras.Model(model.inputs, [l.output for l, _ in chosen])
             self._probe_layers = [(l.name, a) for l, a in chosen]
+            if keras.backend.backend() in ("tensorflow", "torch") \
+                    and len(getattr(model, "outputs", None) or []) == 1:
+                # activations and prediction from one pass: a sample costs one forward
+                # and one backward instead of two forwards and one backward
+                try:
+                    self._probe_full = keras.Model(
+                        model.inputs, [l.output for l, _ in chosen] + list(model.outputs))
+                except Exception as e:  # the separate passes still work
+                    self.errors.append(f"combined probe: {type(e).__name__}: {e}")
 
     # -- per batch -------------------------------------------------------------------------
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -280,9 +304,13 @@ class Monitor(keras.callbacks.Callback):
             return
         x, y = self._probe
         model = self.model
+        outs = None
         if y is not None and self._loss_fn is not None:
-            grads = _backend_gradients(model, self._loss_fn, x, y,
-                                       list(model.trainable_variables))
+            grads, acts = _backend_gradients(model, self._loss_fn, x, y,
+                                             list(model.trainable_variables),
+                                             forward=self._probe_full)
+            if self._probe_full is not None:
+                outs = acts
             norms = []
             for _, idx in self._groups:
                 sq = [float(np.sum(np.square(grads[i], dtype=np.float64)))
@@ -292,9 +320,10 @@ class Monitor(keras.callbacks.Callback):
             self.grad["epochs"].append(self._epoch)
             self.grad["values"].append(norms)
         if self._probe_model is not None:
-            outs = self._probe_model(x, training=False)
-            if not isinstance(outs, (list, tuple)):
-                outs = [outs]
+            if outs is None:
+                outs = self._probe_model(x, training=False)
+                if not isinstance(outs, (list, tuple)):
+                    outs = [outs]
             dead_units = relu_units = 0
             sat_vals = sat_total = 0
             per_layer = {}
