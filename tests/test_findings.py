@@ -103,15 +103,22 @@ def test_symptom_present_at_init_ranks_as_a_cause():
 
 
 @pytest.mark.parametrize("symptoms, first", [
-    (["TRAIN_STUCK_AT_CHANCE", "TRAIN_DYING_RELU"], "TRAIN_DYING_RELU"),
     (["TRAIN_DIVERGED", "TRAIN_EXPLODING_GRADIENTS"], "TRAIN_EXPLODING_GRADIENTS"),
-    (["TRAIN_VANISHING_GRADIENTS", "TRAIN_DYING_RELU"], "TRAIN_DYING_RELU"),
-    (["TRAIN_STUCK_AT_CHANCE", "TRAIN_VANISHING_GRADIENTS"], "TRAIN_VANISHING_GRADIENTS"),
-], ids=["dead-units-before-chance", "explosion-before-nan", "dead-before-vanished",
-        "no-gradient-before-chance"])
+    (["TRAIN_DYING_RELU", "TRAIN_DIVERGED"], "TRAIN_DIVERGED"),
+    (["TRAIN_STUCK_AT_CHANCE", "TRAIN_OSCILLATION"], "TRAIN_OSCILLATION"),
+    (["TRAIN_OVERFITTING", "TRAIN_VANISHING_GRADIENTS"], "TRAIN_VANISHING_GRADIENTS"),
+], ids=["explosion-before-nan", "big-step-before-dead-units", "swings-before-chance",
+        "no-gradient-before-overfitting"])
 def test_symptoms_rank_mechanism_before_outcome_whatever_the_severity(symptoms, first):
     outcome, mechanism = (make(symptoms[0], "error", 0.95), make(symptoms[1], "warning", 0.5))
     assert rank([outcome, mechanism])[0].code.value == first
+
+
+def test_dead_units_and_chance_accuracy_rank_by_severity():
+    # either can follow from the other: no tier between them
+    for a, b in (("TRAIN_STUCK_AT_CHANCE", "TRAIN_DYING_RELU"),
+                 ("TRAIN_DYING_RELU", "TRAIN_STUCK_AT_CHANCE")):
+        assert rank([make(b, "warning", 0.9), make(a, "error", 0.5)])[0].code.value == a
 
 
 def test_a_cause_still_outranks_every_symptom():

@@ -99,7 +99,7 @@ class Code(str, Enum):
 # (static facts, measured directly) before training settings (inferred from the run: a
 # learning rate that blows up on raw 0-255 pixels is the reaction, the pixels the cause),
 # and image-quality findings (some dark, blurry, duplicate ... images) after both;
-# symptoms in causal order (SYMPTOM_CHAIN); then severity, then fatal before other
+# symptoms in causal tiers (SYMPTOM_TIER); then severity, then fatal before other
 # causes, then confidence. Info findings are advice and come last.
 SYMPTOMS: frozenset[Code] = frozenset({
     Code.TRAIN_DIVERGED, Code.TRAIN_EXPLODING_GRADIENTS, Code.TRAIN_VANISHING_GRADIENTS,
@@ -125,19 +125,20 @@ FATAL_CAUSES: tuple[Code, ...] = (
 # beside large ones are the tail of an imbalance, which its remedies (class weights,
 # oversampling) address, while "too few" asks for more data overall.
 PRECEDENCE: tuple[Code, ...] = FATAL_CAUSES + (Code.DATA_IMBALANCE, Code.DATA_TOO_FEW)
-# Symptoms in the order one produces the next, so the mechanism comes before what it
-# causes whatever their severities. Steps too large first: gradients that explode make
-# the loss NaN (Pascanu et al. 2013), and steps that overshoot make it swing; such steps
-# kill ReLUs ("a too-high learning rate can kill 40 % of your network", Karpathy, CS231n
-# notes); dead units pass no gradient back, so the early layers' gradients vanish; a
-# network that passes no gradient stays at chance; over- and underfitting describe runs
-# that learn.
-SYMPTOM_CHAIN: tuple[Code, ...] = (
-    Code.TRAIN_EXPLODING_GRADIENTS, Code.TRAIN_DIVERGED, Code.TRAIN_OSCILLATION,
-    Code.TRAIN_DYING_RELU, Code.TRAIN_VANISHING_GRADIENTS, Code.TRAIN_STUCK_AT_CHANCE,
-    Code.TRAIN_OVERFITTING, Code.TRAIN_UNDERFITTING,
-)
-assert set(SYMPTOM_CHAIN) == SYMPTOMS
+# Symptoms in tiers, the mechanism before what it produces whatever their severities.
+# Steps too large first: gradients that explode make the loss NaN (Pascanu et al. 2013),
+# steps that overshoot make it swing, and such steps kill ReLUs ("a too-high learning
+# rate can kill 40 % of your network", Karpathy, CS231n notes). Dead units, vanished
+# gradients and accuracy at chance come next, ordered by severity among themselves: each
+# can follow from the others (dead units pass no gradient; a run with nothing to learn,
+# e.g. uniform targets, lets its units die). Over- and underfitting describe runs that
+# learn.
+SYMPTOM_TIER: dict[Code, int] = {
+    Code.TRAIN_EXPLODING_GRADIENTS: 0, Code.TRAIN_DIVERGED: 1, Code.TRAIN_OSCILLATION: 1,
+    Code.TRAIN_DYING_RELU: 2, Code.TRAIN_VANISHING_GRADIENTS: 2,
+    Code.TRAIN_STUCK_AT_CHANCE: 2, Code.TRAIN_OVERFITTING: 3, Code.TRAIN_UNDERFITTING: 3,
+}
+assert set(SYMPTOM_TIER) == SYMPTOMS
 # A symptom measured before the first update (dead ReLUs or vanishing gradients at step
 # 0) is a property of the model as built, not a reaction to training: its finding sets
 # ``evidence["at_init"]`` and ranks as a cause.
@@ -209,7 +210,7 @@ def rank_key(f: Finding) -> tuple:
         is_symptom(f),
         is_quality(f),
         f.code.family == "training",
-        SYMPTOM_CHAIN.index(f.code) if is_symptom(f) else -1,
+        SYMPTOM_TIER[f.code] if is_symptom(f) else -1,
         f.severity.rank,
         f.code not in FATAL_CAUSES,
         PRECEDENCE.index(f.code) if f.code in PRECEDENCE else len(PRECEDENCE),
