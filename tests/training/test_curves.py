@@ -112,6 +112,23 @@ def test_lr_too_high_is_advice_when_a_usual_rate_diverges() -> None:
         is Severity.ERROR
 
 
+def test_lr_too_high_from_the_step_momentum_builds() -> None:
+    # first step 3.6 % of the weights; momentum 0.95 compounds it up to 20x (a 6-conv net
+    # at SGD 0.3 / 0.95 whose ReLUs died after a few steps)
+    u = {"layers": ["a", "b"], "steps": [0, 25], "values": [[0.03, 0.04], [0.0, 0.0]]}
+    h = {"loss": [2.38, 2.35, 2.37, 2.38], "accuracy": [0.09, 0.09, 0.09, 0.09]}
+
+    def found(momentum: float, ratios=u) -> set[str]:
+        return codes(RunFacts(history=h, update_ratios=ratios, optimizer={
+            "name": "sgd", "learning_rate": 0.3, "momentum": momentum}), "warning")
+
+    assert "TRAIN_LR_TOO_HIGH" in found(0.95)
+    # the same first step without momentum, or with a healthy one (0.5 % at 0.9 -> 5 %)
+    assert "TRAIN_LR_TOO_HIGH" not in found(0.0)
+    healthy = {**u, "values": [[0.005, 0.005], [0.004, 0.004]]}
+    assert "TRAIN_LR_TOO_HIGH" not in found(0.9, healthy)
+
+
 def test_lr_too_high_positive_loss_rises_over_epochs() -> None:
     facts = RunFacts(history={"loss": [1.0, 1.2, 1.4, 1.5]})
     assert "TRAIN_LR_TOO_HIGH" in codes(facts)

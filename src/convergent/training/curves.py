@@ -279,6 +279,24 @@ def _in_usual_range(facts: RunFacts) -> bool:
     return float(lr) <= rng[1] and eff <= rng[1]
 
 
+def _momentum_step(facts: RunFacts) -> tuple[float, float] | None:
+    """SGD with momentum beta: the median update ratio of the very first step and beta.
+
+    The first step has no velocity yet (Keras: v = beta v - lr g, w += v), and under a
+    steady gradient the step grows to 1 / (1 - beta) times it (Polyak 1964): the first
+    step's size times that is where the run's steps are headed.
+    """
+    opt = facts.optimizer or {}
+    u = facts.update_ratios
+    beta = float(opt.get("momentum") or 0.0)
+    if str(opt.get("name", "")).lower() != "sgd" or not 0.0 < beta < 1.0 or not u \
+            or not u.get("values") or (u.get("steps") or [None])[0] != 0:
+        return None
+    first = np.array(u["values"][0], dtype=float)
+    first = first[np.isfinite(first) & (first > 0)]
+    return (float(np.median(first)), beta) if first.size else None
+
+
 def _median_update_ratio(facts: RunFacts) -> float | None:
     u = facts.update_ratios
     if not u or not u.get("values"):
@@ -335,6 +353,18 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         ev.update(median_update_ratio=ur, update_ratio_high=p["UPDATE_RATIO_HIGH"])
         if conf < 0.6:
             conf, began = 0.6, 0
+    else:
+        grown = _momentum_step(facts)
+        if grown is not None and grown[0] / (1 - grown[1]) > p["UPDATE_RATIO_HIGH"]:
+            first, beta = grown
+            reasons.append(
+                f"the first step changed the weights by {first:.2g} of their size and "
+                f"momentum {beta:g} compounds steps up to {1 / (1 - beta):.0f}x, to "
+                f"~{first / (1 - beta):.2g} per step")
+            ev.update(projected_update_ratio=first / (1 - beta), first_update_ratio=first,
+                      momentum=beta, update_ratio_high=p["UPDATE_RATIO_HIGH"])
+            if conf < 0.6:
+                conf, began = 0.6, 0
     pos, lr = _lr_position(facts)
     if not reasons and pos == "high" and _not_halved(facts, min_epochs=1):
         # no blow-up to see, but a rate 3x past the usual range on a run that has not even
@@ -347,7 +377,8 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     if lr is not None:
         ev["learning_rate"] = lr
         conf = min(0.95, conf + 0.15) if pos == "high" else conf
-    if _in_usual_range(facts) and "median_update_ratio" not in ev:
+    steps_large = "median_update_ratio" in ev or "projected_update_ratio" in ev
+    if _in_usual_range(facts) and not steps_large:
         # the loss blew up or rose, but at a rate in the optimizer's usual range and with
         # steps of ordinary size: that is what an init, raw inputs or a loss do as well,
         # so the rate is advice here; the divergence finding carries "lower the LR" too
