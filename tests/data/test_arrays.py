@@ -38,6 +38,16 @@ def test_unnormalized_judged_by_scale_not_dtype(dtype):
     assert "DATA_UNNORMALIZED" not in codes(check_arrays(small.astype("float32"), y))
 
 
+def test_inputs_scaled_twice_are_unnormalized():
+    x, y = _data(scale=255.0)
+    found = [f for f in check_arrays(x / 255.0 / 255.0, y)
+             if f.code.value == "DATA_UNNORMALIZED"]
+    assert found and "twice" in found[0].title and found[0].remedies[0].id == "standardize"
+    # dark but once-scaled images (mean ~0.05) are not
+    dark = np.clip(x / 255.0 * 0.1, 0, 1)
+    assert "DATA_UNNORMALIZED" not in codes(check_arrays(dark, y))
+
+
 def test_standardized_inputs_are_not_unnormalized():
     x, y = _data()
     z = (x - x.mean()) / x.std()

@@ -88,6 +88,29 @@ def test_raw_inputs_rescaled_inside_the_model_are_not_unnormalized():
     assert "DATA_UNNORMALIZED" not in codes["scaled"]
 
 
+def test_inputs_scaled_again_inside_the_model_are_unnormalized():
+    import keras
+
+    x, y = _xy()  # already in [0, 1]
+    twice = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")])
+    once = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(2.0, offset=-1),
+                             keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")])
+
+    def unnormalized(model, data):
+        return [f for f in read_fit_arguments(data, {}, model)[2]
+                if f.code.value == "DATA_UNNORMALIZED"]
+
+    found = unnormalized(twice, {"x": x, "y": y})
+    assert found and "twice" in found[0].title
+    assert not unnormalized(once, {"x": x, "y": y})
+    # a generator's batches as it yields them (ImageDataGenerator(rescale=1/255) + Rescaling)
+    from keras.src.legacy.preprocessing.image import ImageDataGenerator
+
+    flow = ImageDataGenerator(rescale=1 / 255).flow(x * 255, y, batch_size=8, seed=0)
+    assert unnormalized(twice, {"x": flow}) and not unnormalized(once, {"x": flow})
+
+
 def test_folder_loader_values_are_the_decoded_files(tmp_path):
     from convergent.datasets import load, subsample, write_folder
 

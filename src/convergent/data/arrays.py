@@ -33,6 +33,12 @@ from convergent.remedies.catalog import remedies_for
 # inputs ~1, [-1, 1] <= 1; raw 0-255 pixels ~100. 3x the unit scale leaves room for
 # standardized data with bright outliers (first principles, not tuned on a benchmark).
 UNNORMALIZED_RMS = 3.0
+# ... and inputs collapsed far below it: [0, 1] pixels have RMS 0.34 (MNIST sample), 0.48
+# (digits), 0.49 (animal shapes) - measured on the offline datasets - and a second /255
+# puts them at 0.0013-0.0019. 0.02 is the geometric middle (17x under the darkest [0, 1]
+# set, 10x over a double scaling): the first layer then starts ~20x below the signal its
+# init assumes, like a far too small init, and needs weights ~20x larger to learn.
+UNDERSCALED_RMS = 0.02
 # Two splits (or batches) fed through the same preprocessing agree in scale within
 # sampling noise; a forgotten /255 on one side differs by 255x, a forgotten
 # standardization by ~3-4x (std 0.3 vs 1). Flag a ratio of RMS scales above 2.5, or a
@@ -279,10 +285,29 @@ def _nonfinite(summaries: list[Stats]) -> list[Finding]:
         {**ev, "threshold": "any non-finite value"}, remedies_for(Code.DATA_NONFINITE))]
 
 
+def _underscaled(summaries: list[Stats]) -> list[Finding]:
+    tiny = [s for s in summaries if s.count and s.rms < UNDERSCALED_RMS]
+    if not tiny:
+        return []
+    worst = min(s.rms for s in tiny)
+    conf = min(1.0, 0.6 + 0.2 * math.log10(UNDERSCALED_RMS / max(worst, 1e-12)))
+    rng = ", ".join(f"{s.name} {s.min:.3g}..{s.max:.3g}" for s in tiny)
+    return [Finding(
+        Code.DATA_UNNORMALIZED, Severity.WARNING, conf,
+        f"Inputs reach the network nearly zero ({rng}): scaled twice?",
+        f"The inputs' RMS is {worst:.3g}; pixels in [0, 1] have ~0.3-0.5. Dividing by 255 "
+        "twice (e.g. in preprocessing and again with Rescaling or ImageDataGenerator's "
+        "rescale) or a wrong constant leaves the first layer almost no signal, and it "
+        "learns as slowly as from a far too small init. Scale once, or standardize.",
+        {"splits": [s.describe() for s in tiny], "rms": worst,
+         "threshold": {"rms_min": UNDERSCALED_RMS}},
+        remedies_for(Code.DATA_UNNORMALIZED, "standardize"))]
+
+
 def _unnormalized(summaries: list[Stats]) -> list[Finding]:
     raw = [s for s in summaries if s.count and s.rms > UNNORMALIZED_RMS]
     if not raw:
-        return []
+        return _underscaled(summaries)
     worst = max(s.rms for s in raw)
     conf = min(1.0, 0.6 + 0.2 * math.log10(worst / UNNORMALIZED_RMS))
     rng = ", ".join(f"{s.name} {s.min:g}..{s.max:g}" for s in raw)

@@ -389,6 +389,8 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
         findings += _folder_checks(x, record)
     if probe is None and x_val is not None and y_val is not None:
         probe = (x_val, y_val)
+    if sample is None and probe is not None and probe[0] is not None:
+        sample = probe[0][:LOADER_SAMPLE]  # a batch as the pipeline yields it
     if model is not None and sample is not None:
         findings = _scale_inside_model(findings, model, sample, notes)
     es = early_stopping_facts(arguments.get("callbacks"))
@@ -417,15 +419,15 @@ def _loader_range(sample: Any, notes: list[str]) -> list[Any]:
 
 def _scale_inside_model(findings: list[Any], model: Any, sample: Any, notes: list[str]
                         ) -> list[Any]:
-    """Drop DATA_UNNORMALIZED when the model's own leading layers (``Rescaling``,
-    ``Normalization`` ...) bring the inputs to unit scale before its first weight layer."""
+    """What the model's first weight layer receives, after its own leading layers
+    (``Rescaling``, ``Normalization`` ...): DATA_UNNORMALIZED is dropped when those bring
+    the inputs to unit scale, and raised when they collapse well-scaled inputs (a
+    ``Rescaling(1/255)`` on inputs already divided by 255)."""
     import numpy as np
 
-    if not any(getattr(f, "code", None) is not None and f.code.value == "DATA_UNNORMALIZED"
-               for f in findings):
-        return findings
     try:
-        from convergent.data.arrays import UNNORMALIZED_RMS
+        from convergent.data.arrays import UNDERSCALED_RMS, UNNORMALIZED_RMS, \
+            array_stats, check_summaries
         from convergent.model.facts import network_inputs
 
         raw = np.asarray(_numpy(sample), dtype=np.float32)
@@ -437,14 +439,22 @@ def _scale_inside_model(findings: list[Any], model: Any, sample: Any, notes: lis
     except Exception as e:  # noqa: BLE001 - keep the finding when this cannot be told
         notes.append(f"model input scale not measured: {type(e).__name__}: {e}")
         return findings
-    if seen is None:
+    if seen is None or seen is raw:
         return findings
     rms = float(np.sqrt(np.mean(np.square(seen.astype(np.float64)))))
-    if rms > UNNORMALIZED_RMS:
+    has = any(getattr(f, "code", None) is not None and f.code.value == "DATA_UNNORMALIZED"
+              for f in findings)
+    if UNDERSCALED_RMS <= rms <= UNNORMALIZED_RMS:
+        if has:
+            notes.append(f"raw inputs are rescaled inside the model (RMS {rms:.3g} at its "
+                         "first weight layer): DATA_UNNORMALIZED not reported")
+        return [f for f in findings if f.code.value != "DATA_UNNORMALIZED"]
+    if has:
         return findings
-    notes.append(f"raw inputs are rescaled inside the model (RMS {rms:.3g} at its first "
-                 "weight layer): DATA_UNNORMALIZED not reported")
-    return [f for f in findings if f.code.value != "DATA_UNNORMALIZED"]
+    stats = array_stats(np.asarray(seen, dtype=np.float32), None,
+                        "after the model's preprocessing layers")
+    return findings + [f for f in check_summaries([stats])
+                       if f.code.value == "DATA_UNNORMALIZED"]
 
 
 def _input_shape(model: Any, sample: Any) -> tuple[int, ...]:
