@@ -2,7 +2,19 @@
 
 import numpy as np
 
-from convergent.data.checks.embedding import _drop_self, oos_probabilities, spectrum, votes
+from convergent.data.checks import Context
+from convergent.data.checks.embedding import (
+    MOMENT_SPREAD,
+    SPECTRUM_BANDS,
+    _drop_self,
+    features,
+    moment_normalized,
+    oos_probabilities,
+    spectrum,
+    unaligned_features,
+    votes,
+)
+from convergent.data.features import EMB_PX, HOG_DIM, gray_embedding, hog
 
 
 def _g32(img):
@@ -38,3 +50,78 @@ def test_votes_and_out_of_sample_probabilities():
 def test_spectrum_in_chunks_equals_spectrum_at_once():
     g = np.random.default_rng(0).normal(size=(5, 1024)).astype(np.float16)
     assert np.allclose(spectrum(g, chunk=2), spectrum(g))
+
+
+def _square(top, left, side, size=32, polarity=1.0):
+    """A filled square on a flat background, standardized like the table's ``g32``."""
+    img = np.zeros((size, size))
+    img[top:top + side, left:left + side] = 1.0
+    img = polarity * (img - img.mean()) / img.std()
+    return img.astype(np.float16).reshape(1, -1)
+
+
+def test_moment_normalization_makes_small_offset_and_large_centred_shapes_alike():
+    def corr(a, b):
+        return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+    small, large = _square(1, 2, 6), _square(8, 9, 16)  # a small one in a corner
+    assert corr(small, large) < 0.1  # they do not overlap on the fixed grid
+    assert corr(moment_normalized(small), moment_normalized(large)) > 0.9
+    large = moment_normalized(large)[0]
+    # the mass ends up centred with the target spread along each axis
+    w = np.maximum(large - large.min() - 0.5, 0)
+    yy = np.arange(32)
+    cy = (w.sum(1) * yy).sum() / w.sum()
+    sy = np.sqrt((w.sum(1) * (yy - cy) ** 2).sum() / w.sum())
+    assert abs(cy - 15.5) < 0.5 and abs(sy / 32 - MOMENT_SPREAD) < 0.03
+
+
+def test_moment_normalization_ignores_polarity_and_keeps_blank_images_blank():
+    dark_on_light = moment_normalized(_square(4, 4, 10, polarity=-1.0))[0]
+    light_on_dark = moment_normalized(_square(4, 4, 10))[0]
+    assert np.allclose(dark_on_light, light_on_dark, atol=1e-2)
+    blank = moment_normalized(np.zeros((1, 1024), np.float16))
+    assert blank.shape == (1, 32, 32) and np.isfinite(blank).all() and not blank.any()
+
+
+def test_moment_normalization_keeps_the_object_and_not_the_background_when_stretched():
+    tiny = moment_normalized(_square(2, 14, 4))[0]  # a 4x4 object: stretched, not cut off
+    assert tiny[0, 0] < 0 < 0.9 * tiny.max() < tiny[12:20, 12:20].min()
+
+
+def _table(n=6, bad=()):
+    import pandas as pd
+
+    from convergent.data.table import Table
+
+    rng = np.random.default_rng(0)
+    g32 = np.concatenate([_square(int(rng.integers(0, 16)), int(rng.integers(0, 16)),
+                                  int(rng.integers(4, 16))) for _ in range(n)])
+    ok = np.ones(n, bool)
+    ok[list(bad)] = False
+    df = pd.DataFrame({"rel": [f"a/{i}.png" for i in range(n)], "cls": ["a"] * n,
+                       "split": ["train"] * n, "ok": ok})
+    g = g32.astype(np.float32).reshape(n, 32, 32)
+    return Table(df, gray_embedding(g), hog(g), g32)
+
+
+def test_features_hold_table_hog_normalized_shape_and_spectrum():
+    t = _table(bad=[5])
+    ctx = Context(table=t, seed=0)
+    x = features(ctx)
+    assert x.shape == (6, 2 * HOG_DIM + EMB_PX * EMB_PX + SPECTRUM_BANDS)
+    assert np.allclose(x[:, :HOG_DIM], t.hog / np.sqrt(2), atol=1e-6)
+    assert not x[5, HOG_DIM:].any()  # an undecodable row carries only its (zero) table HOG
+    norms = np.linalg.norm(x[:5, HOG_DIM:2 * HOG_DIM], axis=1)
+    assert np.allclose(norms, 1 / np.sqrt(2), atol=1e-4)  # each block weighs the same
+
+
+def test_unaligned_features_are_the_table_embeddings_and_the_same_spectrum():
+    t = _table()
+    ctx = Context(table=t, seed=0)
+    rows = np.array([1, 3])
+    u = unaligned_features(ctx, rows)
+    assert u.shape == (2, HOG_DIM + EMB_PX * EMB_PX + SPECTRUM_BANDS)
+    assert np.allclose(u[:, :HOG_DIM] * np.sqrt(2), t.hog[rows], atol=1e-6)
+    assert np.allclose(u[:, HOG_DIM:-SPECTRUM_BANDS] * np.sqrt(2), t.emb[rows], atol=1e-6)
+    assert np.array_equal(u[:, -SPECTRUM_BANDS:], features(ctx)[rows, -SPECTRUM_BANDS:])

@@ -12,8 +12,9 @@ kind is only ~1.5x farther from its class than an unusual but correct one, and t
 the class turned that into z of 1.5-4, inside the tail of healthy images (recall 0.01 on
 the fault benchmark at z > 5). The ratio has a fixed meaning in every class.
 
-The ratio is then averaged with the ratios of the image's nearest neighbours in the
-whole dataset (the label model's neighbour graph): foreign images dropped into a folder
+The ratio is measured on the features without the moment-normalized blocks
+(``embedding.unaligned_features``). It is then averaged with the ratios of the image's
+nearest neighbours in the whole dataset (the label model's neighbour graph, on all features): foreign images dropped into a folder
 are near each other, whatever class folder each landed in, so their neighbours are
 strangers too, while an unusual but correct image sits among normal images of its kind.
 Images already reported as dark, bright, low-contrast or blurry are left to that finding.
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from convergent.data.checks import DATA_CHECKS, MAX_LISTED, Context, fraction_severity
-from convergent.data.checks.embedding import features, label_rows, neighbours, threads_for
+from convergent.data.checks.embedding import label_rows, neighbours, threads_for, unaligned_features
 from convergent.findings import Code, Finding
 from convergent.remedies.catalog import remedies_for
 
@@ -86,14 +87,13 @@ def _explained_elsewhere(ctx: Context) -> np.ndarray:
 
 def outlier_scores(ctx: Context) -> np.ndarray:
     """Smoothed class ratio per table row (NaN where not judged: small class, undecodable)."""
-    x = features(ctx)
     df = ctx.df
     ratio = np.full(len(df), np.nan)
     for rows in df[ctx.ok].groupby("cls").groups.values():  # splits pooled: one class
         rows = np.asarray(rows)
         if len(rows) >= MIN_CLASS:
             with threads_for(len(rows)):
-                ratio[rows] = class_ratio(x[rows], seed=ctx.seed)
+                ratio[rows] = class_ratio(unaligned_features(ctx, rows), seed=ctx.seed)
     score = ratio.copy()
     rows, _, _ = label_rows(ctx, MIN_CLASS)
     if rows.size > OUTLIER_K:
