@@ -5,7 +5,7 @@ import json
 import pytest
 
 from convergent.errors import BadInputError
-from convergent.trainer.fit import fit
+from convergent.trainer.fit import epochs_for, fit
 from tests.trainer.conftest import snapshot
 
 
@@ -25,3 +25,14 @@ def test_fit_trains_saves_and_leaves_the_data_alone(digits_folder, tmp_path):
 def test_out_inside_the_data_folder_is_refused(digits_folder):
     with pytest.raises(BadInputError, match="inside the data folder"):
         fit(digits_folder, out=digits_folder / "out")
+
+
+def test_epochs_for_charges_the_training_runs_set_up_once():
+    class Data:
+        steps_per_epoch = 10
+
+    # epoch 10 * 0.1 * 1.1 = 1.1 s; 20 s * 0.85 = 17 s: 15 epochs, 13 after 2 x 1 s set-up
+    assert epochs_for(20.0, 0.1, Data(), most=30) == 15
+    assert epochs_for(20.0, 0.1, Data(), most=30, setup_seconds=1.0) == 13
+    assert epochs_for(20.0, 0.1, Data(), most=10, setup_seconds=1.0) == 10
+    assert epochs_for(0.5, 0.1, Data(), most=10) == 3  # MIN_EPOCHS

@@ -1,6 +1,16 @@
 import math
 
-from convergent.trainer.lr_range import suggest, valley
+import pytest
+
+from convergent.trainer.lr_range import (
+    ADAPTIVE_PEAK_RANGE,
+    clip_for,
+    knee,
+    rule_for,
+    suggest,
+    valley,
+)
+from convergent.trainer.recipe import default_recipe
 
 
 def sweep(n=60):
@@ -28,3 +38,41 @@ def test_non_finite_losses_are_dropped_and_short_curves_give_none():
 def test_a_loss_that_never_falls_gives_none():
     lrs = sweep(30)
     assert suggest(lrs, [2.3 + 0.01 * i for i in range(30)]) is None
+
+
+def test_knee_is_where_most_of_the_fall_is_made():
+    lrs = sweep(40)
+    # flat for 10 points, falls 2.0 -> 1.0 over 20 points, then a flat bottom
+    losses = [2.0] * 10 + [2.0 - 0.05 * i for i in range(1, 21)] + [1.0] * 10
+    assert knee(lrs, losses) == lrs[25]  # 2.0 - 0.8 * 1.0 = 1.2, reached at the 16th step
+
+
+def test_knee_does_not_move_with_noise_on_a_flat_bottom():
+    lrs = sweep(40)
+    fall = [2.0] * 10 + [2.0 - 0.05 * i for i in range(1, 21)]
+    early = fall + [0.99] + [1.0] * 9   # minimum at the start of the bottom ...
+    late = fall + [1.0] * 9 + [0.99]    # ... or at its end: fastai's minimum moves a decade
+    assert knee(lrs, early) == knee(lrs, late) in lrs[25:27]
+
+
+def test_suggest_takes_a_rule_and_rejects_unknown_ones():
+    lrs = sweep()
+    losses = [2.3 - 0.03 * i if i < 40 else 2.3 + (i - 40) for i in range(60)]
+    assert suggest(lrs, losses, beta=0.5, rule="knee") > suggest(lrs, losses, beta=0.5)
+    with pytest.raises(ValueError, match="unknown LR rule"):
+        suggest(lrs, losses, rule="steepest")
+
+
+@pytest.mark.parametrize(("optimizer", "schedule", "lr", "expected"), [
+    ("adamw", "onecycle", 0.3, ADAPTIVE_PEAK_RANGE[1]),
+    ("adamw", "onecycle", 1e-5, ADAPTIVE_PEAK_RANGE[0]),
+    ("adamw", "onecycle", 0.02, 0.02),
+    ("momentum", "onecycle", 0.3, 0.3),
+    ("adamw", "constant", 0.3, 0.3)],
+    ids=["adaptive-too-high", "adaptive-too-low", "adaptive-inside", "sgd-unclipped",
+         "valley-unclipped"])
+def test_the_knee_is_clipped_for_adaptive_optimizers_only(optimizer, schedule, lr, expected):
+    r = default_recipe(10, (8, 8, 1), 240).with_(compile={"optimizer": optimizer},
+                                                 fit={"schedule": schedule})
+    assert clip_for(r, lr) == expected
+    assert rule_for(r) == ("knee" if schedule == "onecycle" else "valley")

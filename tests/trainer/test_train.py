@@ -4,7 +4,7 @@ import pytest
 
 from convergent.trainer.data import build_data
 from convergent.trainer.recipe import default_recipe
-from convergent.trainer.train import train
+from convergent.trainer.train import out_of_time, train
 
 
 def test_interrupted_fit_resumes_from_the_backup(digits_small, tmp_path):
@@ -32,3 +32,11 @@ def test_time_budget_stops_training(digits_small):
     r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 50})
     t = train(r, build_data(r, arrays=(x, y, None, None)), budget_s=0.5)
     assert t.stopped_by_budget and t.epochs_run < 50
+
+
+@pytest.mark.parametrize(("spent", "last", "done", "stop"), [
+    (8.0, 3.0, 3, True), (6.0, 3.0, 3, False), (6.0, 5.0, 1, False), (10.5, 1.0, 1, True)],
+    ids=["next-epoch-would-overrun", "next-epoch-fits", "first-epoch-not-a-predictor",
+         "spent"])
+def test_out_of_time_stops_before_an_epoch_that_would_overrun(spent, last, done, stop):
+    assert out_of_time(spent, last, done, seconds=10.0) is stop

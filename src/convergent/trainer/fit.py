@@ -44,12 +44,28 @@ SCAN_REMEDIES = {Code.DATA_CORRUPT: "drop_corrupt", Code.DATA_DUPLICATES: "delea
 EPOCH_OVERHEAD = 1.1
 BUDGET_MARGIN = 0.85
 MIN_EPOCHS = 3
+# The training run traces its train step *and* a validation step, the range test only a
+# train step: the first training epoch took ~5 s beyond a normal one where the sweep's first
+# step took ~2.6 s beyond a normal step (animals, load 3.7, benchmarks/perf/
+# fit_vs_baseline.py), hence twice the sweep's set-up time.
+TRAIN_SETUP_FACTOR = 2.0
 
 
-def epochs_for(seconds_left: float, step_seconds: float, data: Any, most: int) -> int:
-    """How many epochs fit in ``seconds_left``, so a one-cycle schedule can finish."""
+def epochs_for(seconds_left: float, step_seconds: float, data: Any, most: int,
+               setup_seconds: float = 0.0) -> int:
+    """How many epochs fit in ``seconds_left``, so a one-cycle schedule can finish.
+
+    Args:
+        seconds_left: the budget still unspent.
+        step_seconds: one training step (the range test's median).
+        data: the built data (its ``steps_per_epoch``).
+        most: the recipe's epochs.
+        setup_seconds: the range test's set-up time (tracing); the training run pays
+            ``TRAIN_SETUP_FACTOR`` times it once.
+    """
     epoch_s = step_seconds * data.steps_per_epoch * EPOCH_OVERHEAD
-    fit_in = int(seconds_left * BUDGET_MARGIN / max(epoch_s, 1e-6))
+    usable = seconds_left * BUDGET_MARGIN - TRAIN_SETUP_FACTOR * setup_seconds
+    fit_in = int(usable / max(epoch_s, 1e-6))
     return max(MIN_EPOCHS, min(most, fit_in))
 
 
@@ -152,7 +168,7 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
         if budget is not None and lr_info.get("step_seconds"):
             recipe = recipe.with_(fit={"epochs": epochs_for(
                 budget - (time.perf_counter() - t0), lr_info["step_seconds"], data,
-                recipe.fit.epochs)})
+                recipe.fit.epochs, lr_info.get("setup_seconds") or 0.0)})
         phases["range_test"] = time.perf_counter() - t0 - sum(phases.values())
         recipe_file.write_text(json.dumps({"recipe": recipe.to_dict(), "scan_remedies": applied},
                                           indent=1))
@@ -186,7 +202,9 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
              "phase_seconds": {k: round(v, 2) for k, v in phases.items()}, **notes},
         history=trained.history, recipe=recipe.to_dict(), split=data.split_info,
         scan_remedies=applied, quarantine=list(images.quarantine),
-        lr_range={"suggested": lr_info.get("suggested"), "lrs": lr_info.get("lrs", []),
+        lr_range={"suggested": lr_info.get("suggested"), "rule": lr_info.get("rule"),
+                  "valley": lr_info.get("valley"), "knee": lr_info.get("knee"),
+                  "lrs": lr_info.get("lrs", []),
                   "losses": lr_info.get("losses", [])})
     kept = [f for f in scan_findings if f.code.value not in {a["finding"] for a in applied}]
     report = Report(findings + kept, command="fit", subject=str(root), metrics=metrics)

@@ -1,6 +1,10 @@
 """A small LR range test (Smith 2017; fastai ``lr_find``) for the trainer.
 
-Pure core: ``suggest(lrs, losses)`` takes plain lists. The Keras adapter ``range_test``
+Pure core: ``suggest(lrs, losses)`` takes plain lists; the rules (``valley``, ``knee``)
+share one signature, as fastai's suggestion functions do. ``valley`` is fastai's default
+for a constant rate; ``knee`` - where the smoothed loss has made most of its fall - is the
+*peak* of a one-cycle schedule (Smith 2018: the largest rate at which the loss still falls
+fast; the warm-up makes it safe). The Keras adapter ``range_test``
 trains a *fresh* model of the recipe for ``steps`` batches while the LR grows
 exponentially, so nothing of the real run is touched. It fails soft: non-finite losses
 end the sweep, and too few points give ``None``.
@@ -30,6 +34,17 @@ SMOOTH = 0.98         # fastai's exponential smoothing of the loss
 DIVERGE_FACTOR = 4.0  # fastai stops when the smoothed loss exceeds 4x its minimum
 MIN_POINTS = 10
 SKIP_START = 5        # the first points are noise of the fresh model (fastai skips 10 of 100)
+# knee: the first rate by which the smoothed loss has made 80% of its fall from the start of
+# the sweep to its minimum. The minimum itself sits on a flat bottom with BatchNorm (its rate
+# moved 0.02-1.4 between two sweeps of the same data) and fastai's valley moved 0.0003-0.014;
+# the 80% point moved 0.01-0.05 in 11 of 12 sweeps (3 datasets x 2 splits x 2 seeds,
+# benchmarks/RESULTS.md, fit vs baseline).
+KNEE_FRACTION = 0.8
+# For the adaptive optimizers the knee is clipped to [Adam's default 1e-3 (Kingma & Ba
+# 2015), 5e-2]: below 1e-3 the sweep read noise, not a fall; 5e-2 is the highest one-cycle
+# peak measured to train as well as 1e-2 on the three embedded datasets (RESULTS.md).
+ADAPTIVE = ("adam", "adamw", "rmsprop")
+ADAPTIVE_PEAK_RANGE = (1e-3, 5e-2)
 
 
 def smooth(losses: Sequence[float], beta: float = SMOOTH) -> list[float]:
@@ -61,10 +76,29 @@ def valley(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     return float(lrs[max_start + int(sections) + int(sections / 2)])
 
 
-def suggest(lrs: Sequence[float], losses: Sequence[float], beta: float = SMOOTH
-            ) -> float | None:
-    """The ``valley`` LR of the smoothed curve, cut where the loss blows up; None when the
-    loss never falls or too few finite points remain."""
+def knee(lrs: Sequence[float], losses: Sequence[float], frac: float = KNEE_FRACTION
+         ) -> float | None:
+    """The first LR (after ``SKIP_START``) by which the loss has made ``frac`` of its fall
+    from the sweep's start to its minimum; None when it never falls."""
+    if len(losses) <= SKIP_START + 1:
+        return None
+    start, low = losses[SKIP_START], min(losses[SKIP_START:])
+    if low >= start:
+        return None
+    goal = start - frac * (start - low)
+    return float(next(lr for lr, v in zip(lrs[SKIP_START:], losses[SKIP_START:], strict=True)
+                      if v <= goal))
+
+
+RULES = {"valley": valley, "knee": knee}
+
+
+def suggest(lrs: Sequence[float], losses: Sequence[float], beta: float = SMOOTH,
+            rule: str = "valley") -> float | None:
+    """The ``rule`` LR (``"valley"`` or ``"knee"``) of the smoothed curve, cut where the
+    loss blows up; None when the loss never falls or too few finite points remain."""
+    if rule not in RULES:
+        raise ValueError(f"unknown LR rule {rule!r}; known: {sorted(RULES)}")
     pts = [(lr, v) for lr, v in zip(lrs, losses, strict=False) if math.isfinite(v)]
     if len(pts) < MIN_POINTS:
         return None
@@ -75,15 +109,34 @@ def suggest(lrs: Sequence[float], losses: Sequence[float], beta: float = SMOOTH
     sm, pts = sm[:cut], pts[:cut]
     if min(sm[SKIP_START:] or sm) >= sm[0]:  # loss never fell: no usable suggestion
         return None
-    return valley([lr for lr, _ in pts], sm)
+    return RULES[rule]([lr for lr, _ in pts], sm)
+
+
+def rule_for(recipe: Recipe) -> str:
+    """``knee`` for a one-cycle schedule (the LR is its peak), else ``valley``."""
+    return "knee" if recipe.fit.schedule == "onecycle" and not recipe.fit.reduce_lr_patience \
+        else "valley"
+
+
+def clip_for(recipe: Recipe, lr: float | None) -> float | None:
+    """The knee clipped to ``ADAPTIVE_PEAK_RANGE`` for the adaptive optimizers."""
+    if lr is None or rule_for(recipe) != "knee" or recipe.compile.optimizer not in ADAPTIVE:
+        return lr
+    low, high = ADAPTIVE_PEAK_RANGE
+    return min(max(lr, low), high)
 
 
 def range_test(recipe: Recipe, data: Any, steps: int = STEPS, lr_min: float = LR_MIN,
                lr_max: float = LR_MAX, seed: int = 0) -> dict[str, Any]:
     """Sweep the LR on a fresh model of ``recipe`` over ``steps`` training batches.
 
-    Returns ``{"lrs", "losses", "suggested", "step_seconds"}`` (``suggested`` may be
-    None; ``step_seconds`` is the median time of one training step, tracing excluded).
+    The sweep stops once the smoothed loss passes ``DIVERGE_FACTOR`` times its minimum
+    (fastai), so a diverged tail costs no steps.
+
+    Returns ``{"lrs", "losses", "suggested", "rule", "step_seconds", "setup_seconds"}``
+    (``suggested``, from ``rule_for(recipe)`` and ``clip_for``, may be None;
+    ``step_seconds`` is the median time of one training step, tracing excluded;
+    ``setup_seconds`` the first step's extra time: tracing, pipeline start-up).
     """
     import keras
 
@@ -104,6 +157,9 @@ def range_test(recipe: Recipe, data: Any, steps: int = STEPS, lr_min: float = LR
     model.compile(optimizer=opt_cls(learning_rate=schedule, **kw), loss=build_loss(recipe))
     means: list[float] = []
     stamps: list[float] = []
+    # the same smoothing per decade of LR as fastai's 0.98 over its 100 steps
+    beta = SMOOTH ** (STEPS / max(1, steps))
+    track = {"avg": 0.0, "best": math.inf}
 
     class Record(keras.callbacks.Callback):
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -112,14 +168,27 @@ def range_test(recipe: Recipe, data: Any, steps: int = STEPS, lr_min: float = LR
             means.append(loss)
             if not math.isfinite(loss):
                 self.model.stop_training = True
+                return
+            i = len(means) - 1  # Keras logs the epoch's running mean: this batch's own loss
+            own = loss if i == 0 else (i + 1) * loss - i * means[i - 1]
+            track["avg"] = beta * track["avg"] + (1 - beta) * own
+            sm = track["avg"] / (1 - beta ** (i + 1))
+            track["best"] = min(track["best"], sm)
+            if i > SKIP_START and sm > DIVERGE_FACTOR * track["best"]:
+                self.model.stop_training = True
 
     ds = data.train.repeat()
+    began = time.perf_counter()
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[Record()])
     # Keras logs the running mean of the epoch; recover each batch's own loss from it
     losses = [means[0]] + [(i + 1) * means[i] - i * means[i - 1] for i in range(1, len(means))]
     lrs = [lr_min * rate ** i for i in range(len(losses))]
-    # the same smoothing per decade of LR as fastai's 0.98 over its 100 steps
-    beta = SMOOTH ** (STEPS / max(1, steps))
     gaps = sorted(b - a for a, b in itertools.pairwise(stamps[1:]))  # first: tracing
-    return {"lrs": lrs, "losses": losses, "suggested": suggest(lrs, losses, beta),
-            "step_seconds": gaps[len(gaps) // 2] if gaps else None, "beta": beta}
+    step_s = gaps[len(gaps) // 2] if gaps else None
+    rule = rule_for(recipe)
+    return {"lrs": lrs, "losses": losses, "rule": rule,
+            "suggested": clip_for(recipe, suggest(lrs, losses, beta, rule)),
+            "valley": suggest(lrs, losses, beta), "knee": suggest(lrs, losses, beta, "knee"),
+            "step_seconds": step_s, "beta": beta,
+            # tracing and pipeline start-up: the first step's time beyond a normal step's
+            "setup_seconds": max(0.0, stamps[0] - began - (step_s or 0.0)) if stamps else None}

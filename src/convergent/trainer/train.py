@@ -54,8 +54,21 @@ def _best(values: Sequence[float]) -> float:
     return max(finite) if finite else 0.0
 
 
+def out_of_time(spent: float, last_epoch_s: float, epochs_done: int, seconds: float) -> bool:
+    """Stop now: ``seconds`` are spent, or one more epoch as long as the last would overrun
+    them (the first epoch carries the tracing, so it does not predict the next).
+
+    Example:
+        >>> out_of_time(spent=8.0, last_epoch_s=3.0, epochs_done=3, seconds=10.0)
+        True
+    """
+    return spent > seconds or (epochs_done > 1 and spent + last_epoch_s > seconds)
+
+
 def _time_budget(seconds: float) -> Any:
-    """A callback that stops training at the end of the epoch in which ``seconds`` ran out."""
+    """A callback that stops training when ``seconds`` ran out, or at the end of an epoch
+    after which another epoch as long as the last one would overrun them. The first epoch
+    (it carries the tracing) is not used to predict the next."""
     import keras
 
     class TimeBudget(keras.callbacks.Callback):
@@ -65,10 +78,15 @@ def _time_budget(seconds: float) -> Any:
 
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.start = time.perf_counter()
+            self.last = self.start
+            self.epochs = 0
             self.hit = False
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if time.perf_counter() - self.start > seconds:
+            now = time.perf_counter()
+            epoch_s, self.last = now - self.last, now
+            self.epochs += 1
+            if out_of_time(now - self.start, epoch_s, self.epochs, seconds):
                 self.hit = True
                 self.model.stop_training = True
 
