@@ -69,7 +69,7 @@ def build_model(recipe: Recipe, data: Data | None = None) -> keras.Model:
         if block < m.depth - 1 and side // 2 >= MIN_SPATIAL:
             x = layers.MaxPooling2D(2)(x)
             side //= 2
-    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Flatten()(x) if m.head == "flatten" else layers.GlobalAveragePooling2D()(x)
     if m.dense_units:
         x = layers.Dense(m.dense_units, activation=m.activation, kernel_initializer=m.initializer,
                          kernel_regularizer=reg)(x)
