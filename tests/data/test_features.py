@@ -92,3 +92,17 @@ def test_pixel_facts_reports_unusable_arrays_and_keeps_the_others():
     cols = F.pixel_facts([np.zeros((8, 8, 2), np.uint8), np.zeros((8, 8), np.uint8)])
     assert cols["ok"].tolist() == [False, True]
     assert cols["error"][0].startswith("unsupported image shape")
+
+
+def test_orientation_bins_match_the_arctan2_definition():
+    from convergent.data.features import HOG_BINS, orientation_bins
+
+    rng = np.random.default_rng(3)
+    gx, gy = rng.normal(size=(2, 20000)).astype(np.float32)
+    gx[:4], gy[:4] = [1, 0, -1, 0], [0, 1, 0, -1]  # on the axes: 0, 90, 180 (= 0), 270 (= 90)
+    ref = np.minimum((np.mod(np.arctan2(gy, gx), np.pi) / np.pi * HOG_BINS).astype(int),
+                     HOG_BINS - 1)
+    got = orientation_bins(gx, gy)
+    assert got[:4].tolist() == [0, HOG_BINS // 2, 0, HOG_BINS // 2]
+    assert (got != ref).mean() < 1e-3  # only float rounding right on a bin edge differs
+    assert got.min() == 0 and got.max() == HOG_BINS - 1

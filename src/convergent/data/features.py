@@ -389,6 +389,25 @@ def thumb32(g32: np.ndarray) -> np.ndarray:
     return np.where(big[:, None], g / np.where(big, sd, 1)[:, None], 0).astype(np.float16)
 
 
+def orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int = HOG_BINS) -> np.ndarray:
+    """Unsigned gradient orientation bin, ``floor(angle mod pi / (pi / bins))``, without
+    ``arctan2`` (which took two thirds of the HOG's time): the gradient is turned into the
+    upper half-plane, and the bin is the number of bin edges it lies counter-clockwise of.
+
+    Example:
+        >>> orientation_bins(np.array([1.0, 0.0, -1.0, 1.0]), np.array([0.0, 1.0, 1e-3, -1.0]))
+        array([0, 4, 8, 6])
+    """
+    flip = (gy < 0) | ((gy == 0) & (gx < 0))
+    x = np.where(flip, -gx, gx)
+    y = np.where(flip, -gy, gy)
+    out = np.zeros(x.shape, np.int64)
+    for k in range(1, bins):
+        phi = k * np.pi / bins
+        out += (np.float32(np.cos(phi)) * y - np.float32(np.sin(phi)) * x) >= 0
+    return out
+
+
 def hog(g32: np.ndarray) -> np.ndarray:
     """Histogram of unsigned gradient orientations, 4x4 cells x 9 bins, unit norm.
 
@@ -398,8 +417,7 @@ def hog(g32: np.ndarray) -> np.ndarray:
     m = len(g32)
     gy, gx = np.gradient(g32.astype(np.float32), axis=(1, 2))
     mag = np.hypot(gx, gy)
-    ang = np.mod(np.arctan2(gy, gx), np.pi)
-    b = np.minimum((ang / np.pi * HOG_BINS).astype(np.int64), HOG_BINS - 1)
+    b = orientation_bins(gx, gy)
     cell = HASH_PX // HOG_CELLS
     cy = (np.arange(HASH_PX) // cell)[:, None]
     cx = (np.arange(HASH_PX) // cell)[None, :]
