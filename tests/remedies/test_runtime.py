@@ -56,6 +56,19 @@ def test_rescale_wraps_the_model_and_shares_its_weights(keras):
     assert any(w is v for w in c.model.weights for v in user.weights)
 
 
+def test_inputs_scaled_twice_are_scaled_back_when_they_cannot_be_standardized(keras):
+    f = Finding(Code.DATA_UNNORMALIZED, Severity.WARNING, 0.9, "t", "e",
+                {"max": 1 / 255, "threshold": {"rms_min": 0.02}},
+                remedies_for(Code.DATA_UNNORMALIZED, "standardize"))
+    x, y = data()
+    model = mlp(keras)  # fed by an iterator: no array to take statistics from
+    c = apply([f], model, {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+              {"x": iter([(x / 255 / 255, y)]), "epochs": 1})
+    assert [a["remedy"] for a in c.applied] == ["rescale"]
+    assert c.skipped[0]["remedy"] == "standardize"
+    assert float(c.model.layers[1].scale) == pytest.approx(255.0)
+
+
 def test_class_weights_from_labels(keras):
     c = run(keras, finding(Code.DATA_IMBALANCE, "class_weights"))
     assert set(c.fit_kwargs["class_weight"]) == {0, 1, 2}

@@ -300,7 +300,7 @@ def _underscaled(summaries: list[Stats]) -> list[Finding]:
         "rescale) or a wrong constant leaves the first layer almost no signal, and it "
         "learns as slowly as from a far too small init. Scale once, or standardize.",
         {"splits": [s.describe() for s in tiny], "rms": worst,
-         "threshold": {"rms_min": UNDERSCALED_RMS}},
+         "max": max(s.max for s in tiny), "threshold": {"rms_min": UNDERSCALED_RMS}},
         remedies_for(Code.DATA_UNNORMALIZED, "standardize"))]
 
 

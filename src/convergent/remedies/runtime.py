@@ -167,12 +167,16 @@ def apply(findings: Sequence[Finding], model: Any, compile_kwargs: dict[str, Any
             continue
         state = _State(change.model, ck, fk, f)
         lines = []
-        for rid in usable[:max_remedies]:
+        done = 0
+        for rid in usable:  # best first; one that cannot apply here gives way to the next
+            if done >= max_remedies:
+                break
             try:
                 what = HANDLERS[rid](state)
             except (ValueError, TypeError, AttributeError) as e:
                 change.skipped.append({"remedy": rid, "why": f"could not apply: {e}"})
                 continue
+            done += 1
             # a handler may return (description, the snippet for this model's own layers)
             what, snippet = what if isinstance(what, tuple) else (what, CATALOG[rid].code)
             change.applied.append({"remedy": rid, "code": f.code.value, "change": what,
@@ -516,8 +520,12 @@ def _wrap(s: _State, layer: Any) -> None:
 def _h_rescale(s: _State) -> str:
     from keras import layers
 
-    top = max(1.0, _input_max(s))
-    scale = 1.0 / (255.0 if top > 1.0 and top <= 255.0 else top)
+    top = _input_max(s)
+    if "rms_min" in (s.finding.evidence.get("threshold") or {}) and 0.0 < top < 1.0:
+        scale = 1.0 / top  # inputs collapsed (scaled twice): bring their top back to 1
+    else:
+        top = max(1.0, top)
+        scale = 1.0 / (255.0 if top > 1.0 and top <= 255.0 else top)
     _wrap(s, layers.Rescaling(scale))
     return f"model wrapped: Rescaling({scale:.6g}) as first layer"
 
