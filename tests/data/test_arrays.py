@@ -43,6 +43,8 @@ def test_inputs_scaled_twice_are_unnormalized():
     found = [f for f in check_arrays(x / 255.0 / 255.0, y)
              if f.code.value == "DATA_UNNORMALIZED"]
     assert found and "twice" in found[0].title and found[0].remedies[0].id == "standardize"
+    # a 0-255 preprocessing (x / 127.5 - 1) on [0, 1] pixels: RMS ~1, no spread left
+    assert "DATA_UNNORMALIZED" in codes(check_arrays(x / 255.0 / 127.5 - 1.0, y))
     # dark but once-scaled images (mean ~0.05) are not
     dark = np.clip(x / 255.0 * 0.1, 0, 1)
     assert "DATA_UNNORMALIZED" not in codes(check_arrays(dark, y))

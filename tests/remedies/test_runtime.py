@@ -58,7 +58,7 @@ def test_rescale_wraps_the_model_and_shares_its_weights(keras):
 
 def test_inputs_scaled_twice_are_scaled_back_when_they_cannot_be_standardized(keras):
     f = Finding(Code.DATA_UNNORMALIZED, Severity.WARNING, 0.9, "t", "e",
-                {"max": 1 / 255, "threshold": {"rms_min": 0.02}},
+                {"max": 1 / 255, "threshold": {"std_min": 0.02}},
                 remedies_for(Code.DATA_UNNORMALIZED, "standardize"))
     x, y = data()
     model = mlp(keras)  # fed by an iterator: no array to take statistics from

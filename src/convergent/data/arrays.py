@@ -33,12 +33,13 @@ from convergent.remedies.catalog import remedies_for
 # inputs ~1, [-1, 1] <= 1; raw 0-255 pixels ~100. 3x the unit scale leaves room for
 # standardized data with bright outliers (first principles, not tuned on a benchmark).
 UNNORMALIZED_RMS = 3.0
-# ... and inputs collapsed far below it: [0, 1] pixels have RMS 0.34 (MNIST sample), 0.48
-# (digits), 0.49 (animal shapes) - measured on the offline datasets - and a second /255
-# puts them at 0.0013-0.0019. 0.02 is the geometric middle (17x under the darkest [0, 1]
-# set, 10x over a double scaling): the first layer then starts ~20x below the signal its
-# init assumes, like a far too small init, and needs weights ~20x larger to learn.
-UNDERSCALED_RMS = 0.02
+# ... and inputs whose spread collapsed far below it: [0, 1] pixels have std 0.31 (MNIST
+# sample), 0.38 (digits), 0.41 (animal shapes) - measured on the offline datasets; a second
+# /255 leaves 0.0012-0.0016, and a 0-255 preprocessing (x / 127.5 - 1) applied to [0, 1]
+# pixels 0.0024-0.0032 (the offset keeps their RMS near 1, so the spread is what tells).
+# 0.02 sits 15x under the [0, 1] sets and 6x over the collapses: the first layer then sees
+# ~20x less signal than its init assumes, like a far too small init.
+UNDERSCALED_STD = 0.02
 # Two splits (or batches) fed through the same preprocessing agree in scale within
 # sampling noise; a forgotten /255 on one side differs by 255x, a forgotten
 # standardization by ~3-4x (std 0.3 vs 1). Flag a ratio of RMS scales above 2.5, or a
@@ -286,21 +287,22 @@ def _nonfinite(summaries: list[Stats]) -> list[Finding]:
 
 
 def _underscaled(summaries: list[Stats]) -> list[Finding]:
-    tiny = [s for s in summaries if s.count and s.rms < UNDERSCALED_RMS]
+    tiny = [s for s in summaries if s.count and s.std < UNDERSCALED_STD]
     if not tiny:
         return []
-    worst = min(s.rms for s in tiny)
-    conf = min(1.0, 0.6 + 0.2 * math.log10(UNDERSCALED_RMS / max(worst, 1e-12)))
+    worst = min(s.std for s in tiny)
+    conf = min(1.0, 0.6 + 0.2 * math.log10(UNDERSCALED_STD / max(worst, 1e-12)))
     rng = ", ".join(f"{s.name} {s.min:.3g}..{s.max:.3g}" for s in tiny)
     return [Finding(
         Code.DATA_UNNORMALIZED, Severity.WARNING, conf,
-        f"Inputs reach the network nearly zero ({rng}): scaled twice?",
-        f"The inputs' RMS is {worst:.3g}; pixels in [0, 1] have ~0.3-0.5. Dividing by 255 "
-        "twice (e.g. in preprocessing and again with Rescaling or ImageDataGenerator's "
-        "rescale) or a wrong constant leaves the first layer almost no signal, and it "
-        "learns as slowly as from a far too small init. Scale once, or standardize.",
-        {"splits": [s.describe() for s in tiny], "rms": worst,
-         "max": max(s.max for s in tiny), "threshold": {"rms_min": UNDERSCALED_RMS}},
+        f"Inputs reach the network almost constant ({rng}): scaled twice?",
+        f"The inputs' standard deviation is {worst:.3g}; pixels in [0, 1] have ~0.3-0.4. "
+        "Dividing by 255 twice (e.g. in preprocessing and again with Rescaling or "
+        "ImageDataGenerator's rescale), or a 0-255 preprocessing on [0, 1] pixels, leaves "
+        "the first layer almost no signal, and it learns as slowly as from a far too small "
+        "init. Scale once, or standardize.",
+        {"splits": [s.describe() for s in tiny], "std": worst,
+         "max": max(s.max for s in tiny), "threshold": {"std_min": UNDERSCALED_STD}},
         remedies_for(Code.DATA_UNNORMALIZED, "standardize"))]
 
 

@@ -521,7 +521,7 @@ def _h_rescale(s: _State) -> str:
     from keras import layers
 
     top = _input_max(s)
-    if "rms_min" in (s.finding.evidence.get("threshold") or {}) and 0.0 < top < 1.0:
+    if "std_min" in (s.finding.evidence.get("threshold") or {}) and 0.0 < top < 1.0:
         scale = 1.0 / top  # inputs collapsed (scaled twice): bring their top back to 1
     else:
         top = max(1.0, top)

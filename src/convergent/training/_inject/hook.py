@@ -426,7 +426,7 @@ def _scale_inside_model(findings: list[Any], model: Any, sample: Any, notes: lis
     import numpy as np
 
     try:
-        from convergent.data.arrays import UNDERSCALED_RMS, UNNORMALIZED_RMS, \
+        from convergent.data.arrays import UNDERSCALED_STD, UNNORMALIZED_RMS, \
             array_stats, check_summaries
         from convergent.model.facts import network_inputs
 
@@ -441,17 +441,18 @@ def _scale_inside_model(findings: list[Any], model: Any, sample: Any, notes: lis
         return findings
     if seen is None or seen is raw:
         return findings
-    rms = float(np.sqrt(np.mean(np.square(seen.astype(np.float64)))))
+    seen = seen.astype(np.float64)
+    rms, std = float(np.sqrt(np.mean(np.square(seen)))), float(np.std(seen))
     has = any(getattr(f, "code", None) is not None and f.code.value == "DATA_UNNORMALIZED"
               for f in findings)
-    if UNDERSCALED_RMS <= rms <= UNNORMALIZED_RMS:
+    if rms <= UNNORMALIZED_RMS and std >= UNDERSCALED_STD:
         if has:
             notes.append(f"raw inputs are rescaled inside the model (RMS {rms:.3g} at its "
                          "first weight layer): DATA_UNNORMALIZED not reported")
         return [f for f in findings if f.code.value != "DATA_UNNORMALIZED"]
     if has:
         return findings
-    stats = array_stats(np.asarray(seen, dtype=np.float32), None,
+    stats = array_stats(seen.astype(np.float32), None,
                         "after the model's preprocessing layers")
     return findings + [f for f in check_summaries([stats])
                        if f.code.value == "DATA_UNNORMALIZED"]
