@@ -67,6 +67,7 @@ def test_inputs_scaled_twice_are_scaled_back_when_they_cannot_be_standardized(ke
     assert [a["remedy"] for a in c.applied] == ["rescale"]
     assert c.skipped[0]["remedy"] == "standardize"
     assert float(c.model.layers[1].scale) == pytest.approx(255.0)
+    assert "scaled twice" in c.applied[0]["snippet"]
 
 
 def test_class_weights_from_labels(keras):

@@ -523,9 +523,13 @@ def _h_rescale(s: _State) -> str:
     top = _input_max(s)
     if "std_min" in (s.finding.evidence.get("threshold") or {}) and 0.0 < top < 1.0:
         scale = 1.0 / top  # inputs collapsed (scaled twice): bring their top back to 1
-    else:
-        top = max(1.0, top)
-        scale = 1.0 / (255.0 if top > 1.0 and top <= 255.0 else top)
+        _wrap(s, layers.Rescaling(scale))
+        return (f"model wrapped: Rescaling({scale:.6g}) as first layer",
+                "# the pixels are scaled twice: keep one scaling - drop rescale=1/255 from "
+                "the generator\n# (or x / 255 from the preprocessing), or the model's "
+                f"Rescaling layer; the same as\nlayers.Rescaling({scale:.6g})  # first layer")
+    top = max(1.0, top)
+    scale = 1.0 / (255.0 if top > 1.0 and top <= 255.0 else top)
     _wrap(s, layers.Rescaling(scale))
     return f"model wrapped: Rescaling({scale:.6g}) as first layer"
 
