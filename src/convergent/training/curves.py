@@ -268,6 +268,11 @@ def _lr_position(facts: RunFacts) -> tuple[str, float | None]:
     return ("low" if lr < rng[0] / 3 else "typical"), lr
 
 
+def _sentence(text: str) -> str:
+    """``text`` with its first letter upper-case (``str.capitalize`` lowers the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def _in_usual_range(facts: RunFacts) -> bool:
     """The rate (and SGD's effective step) at or below the top of LR_TYPICAL: inside
     what the optimizer is usually run at, not in the 3x margin ``_lr_position`` leaves."""
@@ -385,7 +390,7 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         return [make_finding(
             Code.TRAIN_LR_TOO_HIGH, Severity.INFO, min(conf, 0.4),
             "Learning rate possibly too high",
-            "; ".join(reasons).capitalize() + f", at a learning rate ({lr:.3g}) in the "
+            _sentence("; ".join(reasons)) + f", at a learning rate ({lr:.3g}) in the "
             "optimizer's usual range. Check the inputs' scale, the initialization and the "
             "loss first; if they are sound, lower the learning rate 3-10x.",
             {**ev, "rate_in_usual_range": True}, began, "lower_lr", "lr_range_test",
