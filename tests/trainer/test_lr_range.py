@@ -76,3 +76,17 @@ def test_the_knee_is_clipped_for_adaptive_optimizers_only(optimizer, schedule, l
                                                  fit={"schedule": schedule})
     assert clip_for(r, lr) == expected
     assert rule_for(r) == ("knee" if schedule == "onecycle" else "valley")
+
+
+def test_range_test_stops_once_the_loss_diverges(digits_small):
+    from convergent.trainer.data import build_data
+    from convergent.trainer.lr_range import MIN_STEPS, range_test
+
+    x, y, _ = digits_small
+    r = default_recipe(10, (8, 8, 1), 240).with_(compile={"optimizer": "sgd"},
+                                                 model={"batchnorm": False})
+    info = range_test(r, build_data(r, arrays=(x, y, None, None)), lr_max=1e4)
+    # plain SGD without BatchNorm blows up long before a rate of 1e4
+    assert len(info["lrs"]) < MIN_STEPS and info["lrs"][-1] < 1e4
+    assert info["rule"] == "knee" and info["suggested"] == info["knee"]  # SGD: unclipped
+    assert info["setup_seconds"] >= 0 and info["step_seconds"] > 0
