@@ -9,7 +9,7 @@ benchmark: per file, images listed as an "acceptable" second code are not false 
 
 Usage:
     .venv/bin/python benchmarks/perf/scan_outlier_label_dev.py [--out DIR]
-        [--params '{"outlier": {"ratio": 0.85}}']
+        [--params '{"outlier": {"ratio": 0.85}}'] [--extra]
 
 Prints one line per folder, then one JSON line starting with ``SUMMARY``.
 """
@@ -46,6 +46,20 @@ DEV = {
                       "size": 64},
     "dev_h_animals2": {"problems": {}, "base": "animals", "n_per_class": 100, "seed": 103},
 }
+# More development folders (--extra), used to choose the moment-normalization spread and
+# the outlier check's VIEW_WEIGHT (benchmarks/RESULTS.md, "Label model and outlier score"):
+# two more two-problem folders, a 64 px all-problem one, and three imbalanced ones.
+IMB = {"DATA_IMBALANCE": 12.0, **TWO}
+EXTRA = {
+    "x_animals": {"problems": TWO, "base": "animals", "n_per_class": 150, "seed": 311},
+    "x_mnist": {"problems": TWO, "base": "mnist", "n_per_class": 120, "seed": 312},
+    "x_mixed_animals": {"problems": ALL, "base": "animals", "n_per_class": 150, "size": 64,
+                        "seed": 313},
+    "imb_animals": {"problems": IMB, "base": "animals", "n_per_class": 150, "seed": 314},
+    "imb_mnist": {"problems": IMB, "base": "mnist", "n_per_class": 150, "seed": 315},
+    "imb_h_animals": {"problems": {"DATA_IMBALANCE": 12.0}, "base": "animals",
+                      "n_per_class": 150, "seed": 316},
+}
 CODES = ("DATA_OUTLIER", "DATA_LABEL_NOISE")
 
 
@@ -53,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=None, help="where to build the folders (kept)")
     ap.add_argument("--params", default=None, help="JSON check overrides for run_checks")
+    ap.add_argument("--extra", action="store_true", help="also the folders of EXTRA")
     args = ap.parse_args()
     params = json.loads(args.params) if args.params else None
     out = Path(args.out or tempfile.mkdtemp(prefix="convergent-dev-"))
@@ -60,7 +75,7 @@ def main() -> None:
     tot = {c: [0, 0, 0] for c in CODES}  # tp, fp, truth
     healthy_fp = {c: 0 for c in CODES}
     seconds = {c: 0.0 for c in CODES}
-    for name, kwargs in DEV.items():
+    for name, kwargs in {**DEV, **(EXTRA if args.extra else {})}.items():
         root = out / name
         if not root.exists():
             make_folder(root, **kwargs)
