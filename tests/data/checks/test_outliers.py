@@ -65,3 +65,64 @@ def test_images_reported_as_blurry_or_dark_are_left_to_that_finding():
 
 def test_healthy_folder_has_no_outlier(healthy_report):
     assert not [f for f in healthy_report.findings if f.code.value == "DATA_OUTLIER"]
+
+
+def _image_table(images, cls):
+    """A table built from 32x32 float images the way the scan builds it."""
+    import pandas as pd
+
+    from convergent.data.features import gray_embedding, hog, thumb32
+    from convergent.data.table import Table
+
+    g = np.asarray(images, np.float32)
+    n = len(g)
+    df = pd.DataFrame({"rel": [f"{c}/{i}.png" for i, c in enumerate(cls)], "cls": cls,
+                       "split": ["train"] * n, "ok": [True] * n})
+    return Table(df, gray_embedding(g), hog(g), thumb32(g))
+
+
+def _shape(kind, top, left, side, rng):
+    img = rng.normal(0.3, 0.01, (32, 32))
+    yy, xx = np.mgrid[0:32, 0:32]
+    if kind == "square":
+        inside = (yy >= top) & (yy < top + side) & (xx >= left) & (xx < left + side)
+    else:  # a ring of the same size
+        r = np.hypot(yy - top - side / 2, xx - left - side / 2)
+        inside = (r < side / 2) & (r > side / 3)
+    img[inside] = 0.8
+    return img
+
+
+def test_a_small_offset_square_is_nearer_its_class_in_the_aligned_view():
+    from convergent.data.checks import outliers as O
+    from convergent.data.checks.embedding import features, unaligned_features
+
+    rng = np.random.default_rng(5)
+    imgs = [_shape("square", 9 + rng.integers(-2, 3), 9 + rng.integers(-2, 3),
+                   14 + rng.integers(-1, 2), rng) for _ in range(30)]
+    imgs += [_shape("ring", 8 + rng.integers(-2, 3), 8 + rng.integers(-2, 3), 16, rng)
+             for _ in range(30)]
+    imgs[0] = _shape("square", 1, 1, 5, rng)  # same kind as its class, small, in a corner
+    ctx = Context(_image_table(imgs, ["a"] * 30 + ["b"] * 30))
+    rows = np.arange(30)
+    aligned = O.class_ratio(features(ctx)[rows])[0]
+    unaligned = O.class_ratio(unaligned_features(ctx, rows))[0]
+    assert aligned < unaligned  # normalization brings the small square nearer its class
+
+
+@pytest.mark.parametrize("stranger", [False, True], ids=["healthy", "one_ring_among_squares"])
+def test_outlier_check_on_images_flags_a_foreign_shape_only(stranger):
+    rng = np.random.default_rng(6)
+    imgs = [_shape("square", 9 + rng.integers(-2, 3), 9 + rng.integers(-2, 3),
+                   14 + rng.integers(-1, 2), rng) for _ in range(30)]
+    imgs += [_shape("ring", 8 + rng.integers(-2, 3), 8 + rng.integers(-2, 3), 16, rng)
+             for _ in range(30)]
+    if stranger:
+        imgs[3] = np.rot90(np.triu(np.full((32, 32), 0.8)) + rng.normal(0.0, 0.01, (32, 32)))
+    found = outlier(Context(_image_table(imgs, ["a"] * 30 + ["b"] * 30)),
+                    {"ratio": OUTLIER_RATIO})
+    if stranger:
+        assert found and "a/3.png" in found[0].evidence["files"]
+        assert found[0].evidence["threshold"]["view_weight"] == 0.5
+    else:
+        assert found == []
