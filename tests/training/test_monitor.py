@@ -148,3 +148,22 @@ def test_one_combined_probe_pass_measures_what_two_passes_do() -> None:
     separate = keras.Model(m.inputs, hidden)(xs, training=False)
     for a, b in zip(acts, separate):
         np.testing.assert_allclose(a, keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)
+
+
+def test_samples_after_the_first_stay_within_the_time_budget(monkeypatch) -> None:
+    import convergent.training.monitor as mon
+
+    clock = [100.0]
+    monkeypatch.setattr(mon.time, "perf_counter", lambda: clock[0])
+    m = Monitor()
+    m._reset()
+    assert m._within_budget(0) and m._within_budget(25)  # at init and after the first steps
+    m._first_sample, m._last_sample, m._sample_seconds = 2.0, 0.5, 2.5  # warm-up, then 0.5
+    clock[0] += 1.0  # 1 s into the fit: a third 0.5 s sample would be 100 % of it
+    assert not m._within_budget(50) and m._skipped_samples == 1
+    clock[0] += 33.0  # 34 s: 1.0 s of later samples is 2.9 %
+    assert m._within_budget(75)
+    m._sample_seconds += 0.5
+    clock[0] += 5.0  # 39 s: 1.5 s would be 3.8 %
+    assert not m._within_budget(100)
+    assert Monitor(sample_every=25)._within_budget(25)  # an explicit interval is kept

@@ -35,6 +35,14 @@ from convergent.training.curves import RunFacts
 # the step time or less. Measured: benchmarks/perf/monitor_overhead.py.
 MIN_SAMPLE_EVERY = 25
 SAMPLES_PER_EPOCH = 4
+# ... and, measured as the fit runs, the samples after the first two (step 0, which tells
+# a fault present at init and pays the one-time warm-up, and the next, which shows what
+# the first updates did) may take at most this share of the wall time so far: a sample costs about one training step on small CNNs (an eager gradient
+# 56 ms + the probe forward 25 ms vs a 74 ms step on benchmarks/perf/monitor_overhead.py's
+# model, measured at load ~5), so one every 25 steps alone would be ~4 %.
+# 3 % leaves 2 points of issue 6's 5 % for the per-batch hooks and the fixed set-up.
+# Applies when ``sample_every`` is not given.
+SAMPLE_BUDGET = 0.03
 # A probe batch of 32 samples: enough to tell a unit that never fires from a rare one,
 # small enough to cost less than one training step.
 PROBE_SIZE = 32
@@ -125,7 +133,8 @@ class Monitor(keras.callbacks.Callback):
         stop_on: severities (``"error"``, ``"warning"``) or finding codes that end the run
             (``model.stop_training``) as soon as they are found; the report says why.
         sample_every: steps between expensive samples (gradients, activations); ``None``
-            picks ``max(25, steps_per_epoch // 4)``.
+            picks ``max(25, steps_per_epoch // 4)`` and skips those that would take the
+            samples past SAMPLE_BUDGET (3 %) of the fit's wall time.
         probe_data: ``(x, y)`` arrays; the first ``probe_size`` samples (evenly strided)
             are the fixed probe batch. Without it gradients and activations are skipped.
         probe_size: samples in the probe batch.
@@ -191,6 +200,10 @@ class Monitor(keras.callbacks.Callback):
         self._loss_fn: Any = None
         self._groups: list[tuple[str, list[int]]] = []
         self._sample_seconds = 0.0
+        self._first_sample = 0.0  # seconds of the step-0 sample
+        self._last_sample = 0.0  # seconds of the latest sample: the next one's estimate
+        self._skipped_samples = 0  # scheduled samples left out by SAMPLE_BUDGET
+        self._taken = 0  # samples taken (or being taken)
         self._t0 = time.perf_counter()
         self._fit_seconds = 0.0
 
@@ -254,13 +267,30 @@ class Monitor(keras.callbacks.Callback):
         snap = self._snapshot
         if snap is not None and step > snap[0]:
             self._record_update_ratio(snap, step)
-        if step % self._every == 0:
+        if step % self._every == 0 and self._within_budget(step):
             t = time.perf_counter()
             try:
                 self._sample(step)
             except Exception as e:  # never break the user's run
                 self.errors.append(f"sample at step {step}: {type(e).__name__}: {e}")
-            self._sample_seconds += time.perf_counter() - t
+            self._last_sample = time.perf_counter() - t
+            self._sample_seconds += self._last_sample
+            if step == 0:
+                self._first_sample = self._last_sample
+
+    def _within_budget(self, step: int) -> bool:
+        """Sample now? Always the first two and with an explicit ``sample_every``;
+        otherwise only while the later samples, this one included, stay within
+        SAMPLE_BUDGET (the latest sample's cost estimates this one's)."""
+        if self.sample_every is not None or self._taken < 2:
+            self._taken += 1
+            return True
+        later = self._sample_seconds - self._first_sample
+        if later + self._last_sample <= SAMPLE_BUDGET * (time.perf_counter() - self._t0):
+            self._taken += 1
+            return True
+        self._skipped_samples += 1
+        return False
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         logs = logs or {}
@@ -468,6 +498,7 @@ class Monitor(keras.callbacks.Callback):
             "samples": len(self.grad["steps"]) or len(self.updates["steps"]),
             "probe": "on" if self._probe is not None else "off (no probe_data)",
             "sample_seconds": round(self._sample_seconds, 3),
+            "samples_skipped_for_budget": self._skipped_samples,
             "fit_seconds": round(fit_seconds, 3),
             "stopped": self.stopped,
             "detected_epochs": dict(self.detected),
