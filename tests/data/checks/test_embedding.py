@@ -125,3 +125,14 @@ def test_unaligned_features_are_the_table_embeddings_and_the_same_spectrum():
     assert np.allclose(u[:, :HOG_DIM] * np.sqrt(2), t.hog[rows], atol=1e-6)
     assert np.allclose(u[:, HOG_DIM:-SPECTRUM_BANDS] * np.sqrt(2), t.emb[rows], atol=1e-6)
     assert np.array_equal(u[:, -SPECTRUM_BANDS:], features(ctx)[rows, -SPECTRUM_BANDS:])
+
+
+def test_spectrum_from_the_half_spectrum_equals_the_full_fft():
+    g = np.random.default_rng(1).normal(size=(4, 1024)).astype(np.float16)
+    f = np.fft.fftfreq(32)
+    band = (np.digitize(np.hypot(f[:, None], f[None, :]),
+                        np.geomspace(1 / 32, 0.71, SPECTRUM_BANDS + 1)) - 1).ravel()
+    power = (np.abs(np.fft.fft2(g.astype(np.float64).reshape(-1, 32, 32))) ** 2).reshape(4, -1)
+    s = np.stack([power[:, band == b].sum(axis=1) for b in range(SPECTRUM_BANDS)], axis=1)
+    ref = np.log(s / s.sum(axis=1, keepdims=True) + 1e-6)
+    assert np.allclose(spectrum(g), ref, atol=1e-4)

@@ -73,16 +73,23 @@ def spectrum(g32: np.ndarray, chunk: int = SPECTRUM_CHUNK) -> np.ndarray:
     Returns:
         (n, SPECTRUM_BANDS) float32; rows of blank images are all equal.
     """
+    from scipy import fft
+
+    # real input: the half spectrum (rfft2) holds every power once, except the columns
+    # 1..15, whose mirror images hold the same power; weight those twice
     f = np.fft.fftfreq(32)
-    radius = np.hypot(f[:, None], f[None, :])
+    radius = np.hypot(f[:, None], np.abs(f[None, :17]))
     edges = np.geomspace(1 / 32, 0.71, SPECTRUM_BANDS + 1)
     band = (np.digitize(radius, edges) - 1).ravel()  # -1 = DC
-    masks = [band == b for b in range(SPECTRUM_BANDS)]
+    twice = np.ones((32, 17), np.float32)
+    twice[:, 1:16] = 2.0
+    basis = np.stack([(band == b) * twice.ravel() for b in range(SPECTRUM_BANDS)], axis=1)
     out = np.empty((len(g32), SPECTRUM_BANDS), np.float32)
     for i in range(0, len(g32), chunk):
         g = np.asarray(g32[i:i + chunk], dtype=np.float32).reshape(-1, 32, 32)
-        power = (np.abs(np.fft.fft2(g)) ** 2).reshape(len(g), -1)
-        s = np.stack([power[:, m].sum(axis=1) for m in masks], axis=1)
+        spec = fft.rfft2(g, workers=1)
+        power = (spec.real ** 2 + spec.imag ** 2).reshape(len(g), -1)
+        s = power @ basis.astype(np.float32)
         s = s / np.maximum(s.sum(axis=1, keepdims=True), 1e-12)
         out[i:i + chunk] = np.log(s + 1e-6)
     return out
