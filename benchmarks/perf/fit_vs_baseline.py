@@ -107,7 +107,12 @@ def main() -> None:
                "fit_scan_s": rep.metrics["fit"]["phase_seconds"].get("scan", 0.0),
                "fit_no_scan_s": fit_s - rep.metrics["fit"]["phase_seconds"].get("scan", 0.0),
                "fit_epochs_run": rep.metrics["fit"]["epochs"],
-               "fit_lr": rep.metrics["recipe"]["compile"]["learning_rate"]}
+               "fit_lr": rep.metrics["recipe"]["compile"]["learning_rate"],
+               "fit_lr_rule": rep.metrics["lr_range"].get("rule"),
+               # where fit's time went (a stall before training leaves it one epoch)
+               **{f"fit_{k}_s": v for k, v in rep.metrics["fit"]["phase_seconds"].items()
+                  if k != "scan"},
+               "load": os.getloadavg()[0]}
         rows.append(row)
         print("fit_vs_baseline " + " ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
@@ -119,7 +124,8 @@ def main() -> None:
           f"fit_not_slower={not_slower} fit_not_slower_without_scan={not_slower_no_scan} "
           f"mean_fit_acc={np.mean([r['fit_acc'] for r in rows]):.4f} "
           f"mean_base_acc={np.mean([r['base_acc'] for r in rows]):.4f} "
-          f"fit_s={sum(r['fit_s'] for r in rows):.1f} base_s={sum(r['base_s'] for r in rows):.1f}")
+          f"fit_s={sum(r['fit_s'] for r in rows):.1f} base_s={sum(r['base_s'] for r in rows):.1f} "
+          f"seed={a.seed}")
 
 
 if __name__ == "__main__":
