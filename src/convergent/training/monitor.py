@@ -37,11 +37,11 @@ MIN_SAMPLE_EVERY = 25
 SAMPLES_PER_EPOCH = 4
 # ... and, measured as the fit runs, the samples after the first two (step 0, which tells
 # a fault present at init and pays the one-time warm-up, and the next, which shows what
-# the first updates did) may take at most this share of the wall time so far: a sample costs about one training step on small CNNs (an eager gradient
-# 56 ms + the probe forward 25 ms vs a 74 ms step on benchmarks/perf/monitor_overhead.py's
-# model, measured at load ~5), so one every 25 steps alone would be ~4 %.
-# 3 % leaves 2 points of issue 6's 5 % for the per-batch hooks and the fixed set-up.
-# Applies when ``sample_every`` is not given.
+# the first updates did) may take at most this share of the wall time so far. A sample
+# costs about one training step on small CNNs (an eager gradient 56 ms + the probe
+# forward 25 ms vs a 74 ms step on benchmarks/perf/monitor_overhead.py's model, at load
+# ~5), so one every 25 steps alone would be ~4 %; 3 % leaves 2 points of issue 6's 5 %
+# for the per-batch hooks and the fixed set-up. Applies when ``sample_every`` is not given.
 SAMPLE_BUDGET = 0.03
 # A probe batch of 32 samples: enough to tell a unit that never fires from a rare one,
 # small enough to cost less than one training step.
