@@ -257,12 +257,10 @@ def effective_lr(opt: Mapping[str, Any]) -> float | None:
 def _lr_position(facts: RunFacts) -> tuple[str, float | None]:
     """'high', 'low' or 'typical' for the optimizer's LR against LR_TYPICAL (SGD with
     momentum by its effective step, which only raises it); the LR itself second."""
-    opt = facts.optimizer or {}
-    lr, eff = opt.get("learning_rate"), effective_lr(opt)
-    rng = LR_TYPICAL.get(str(opt.get("name", "")).lower())
-    if lr is None or eff is None or rng is None:
+    known = _rate_and_range(facts)
+    if known is None:
         return "unknown", None
-    lr = float(lr)
+    lr, eff, rng = known
     if eff > rng[1] * 3 or lr > rng[1] * 3:
         return "high", lr
     return ("low" if lr < rng[0] / 3 else "typical"), lr
@@ -276,12 +274,19 @@ def _sentence(text: str) -> str:
 def _in_usual_range(facts: RunFacts) -> bool:
     """The rate (and SGD's effective step) at or below the top of LR_TYPICAL: inside
     what the optimizer is usually run at, not in the 3x margin ``_lr_position`` leaves."""
+    known = _rate_and_range(facts)
+    return known is not None and known[0] <= known[2][1] and known[1] <= known[2][1]
+
+
+def _rate_and_range(facts: RunFacts) -> tuple[float, float, tuple[float, float]] | None:
+    """The optimizer's LR, its effective step (``effective_lr``) and its LR_TYPICAL range;
+    ``None`` when any is unknown."""
     opt = facts.optimizer or {}
     lr, eff = opt.get("learning_rate"), effective_lr(opt)
     rng = LR_TYPICAL.get(str(opt.get("name", "")).lower())
     if lr is None or eff is None or rng is None:
-        return False
-    return float(lr) <= rng[1] and eff <= rng[1]
+        return None
+    return float(lr), eff, rng
 
 
 def _momentum_step(facts: RunFacts) -> tuple[float, float] | None:
