@@ -90,3 +90,43 @@ def test_range_test_stops_once_the_loss_diverges(digits_small):
     assert len(info["lrs"]) < MIN_STEPS and info["lrs"][-1] < 1e4
     assert info["rule"] == "knee" and info["suggested"] == info["knee"]  # SGD: unclipped
     assert info["setup_seconds"] >= 0 and info["step_seconds"] > 0
+
+
+def test_a_sweep_on_the_training_model_leaves_no_trace(digits_small):
+    import numpy as np
+    from keras import ops
+
+    from convergent.trainer.build import schedule_numbers
+    from convergent.trainer.data import build_data
+    from convergent.trainer.lr_range import range_test, sweep_model
+    from convergent.trainer.schedule import sweepable_of
+
+    x, y, _ = digits_small
+    r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 4})
+    data = build_data(r, arrays=(x, y, None, None))
+    model = sweep_model(r, data)
+    model.optimizer.build(model.trainable_variables)
+    state = [*model.trainable_variables, *model.non_trainable_variables,
+             *model.optimizer.variables]  # BN statistics, dropout RNG, Adam moments, step
+    before = [ops.convert_to_numpy(v).copy() for v in state]
+    info = range_test(r, data, model=model)
+    assert len(info["losses"]) > 10 and info["suggested"]  # it did train
+    assert all(np.array_equal(b, ops.convert_to_numpy(v)) for b, v in zip(before, state,
+                                                                          strict=True))
+    # the schedule is the recipe's again: step 0 of the one-cycle is its warm-up start
+    start = schedule_numbers(r, data.steps_per_epoch)[1]["initial_learning_rate"]
+    assert float(ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(start)
+    assert sweepable_of(model) is not None
+
+
+def test_range_test_refuses_a_model_it_cannot_sweep_in_place(digits_small):
+    from convergent.trainer.build import build_model, compile_model
+    from convergent.trainer.data import build_data
+    from convergent.trainer.lr_range import range_test
+
+    x, y, _ = digits_small
+    r = default_recipe(10, (8, 8, 1), 240)
+    data = build_data(r, arrays=(x, y, None, None))
+    model = compile_model(build_model(r, data), r, data.steps_per_epoch)
+    with pytest.raises(ValueError, match="sweep_model"):
+        range_test(r, data, model=model)

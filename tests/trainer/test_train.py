@@ -40,3 +40,43 @@ def test_time_budget_stops_training(digits_small):
          "spent"])
 def test_out_of_time_stops_before_an_epoch_that_would_overrun(spent, last, done, stop):
     assert out_of_time(spent, last, done, seconds=10.0) is stop
+
+
+def test_training_after_an_in_place_sweep_equals_training_a_fresh_model(digits_small):
+    from convergent.trainer.lr_range import range_test, sweep_model
+
+    x, y, _ = digits_small
+    # unshuffled: the sweep draws batches from the same reshuffling pipeline, so with a
+    # shuffle the training would see another (equally random) order than a fresh run's
+    r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 2}, data={"shuffle": False})
+    data = build_data(r, arrays=(x, y, None, None))
+    model = sweep_model(r, data)
+    range_test(r, data, model=model)
+    reused = train(r, data, model=model)
+    fresh = train(r, data)  # the independent reference: its own model, its own trace
+    assert reused.history["loss"] == pytest.approx(fresh.history["loss"], rel=1e-4)
+    assert reused.val_accuracy == pytest.approx(fresh.val_accuracy, abs=1e-6)
+
+
+def test_a_run_on_the_swept_model_resumes_after_an_interruption(digits_small, tmp_path):
+    import keras
+
+    from convergent.trainer.lr_range import range_test, sweep_model
+
+    x, y, _ = digits_small
+    r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 4,
+                                                      "early_stopping_patience": 0})
+    data = build_data(r, arrays=(x, y, None, None))
+    model = sweep_model(r, data)
+    range_test(r, data, model=model)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        train(r, data, backup_dir=tmp_path / "backup", callbacks=[Interrupt()], model=model)
+    # fit resumes on a newly built model (no range test): the checkpoint must fit it
+    resumed = train(r, data, backup_dir=tmp_path / "backup")
+    assert resumed.epochs_run == 2

@@ -100,21 +100,62 @@ def _augmentation(recipe: Recipe, x: Any) -> Any:
     return x
 
 
-def build_optimizer(recipe: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The optimizer of ``recipe.compile`` with the LR schedule of ``recipe.fit``."""
-    import keras
+def schedule_numbers(recipe: Recipe, steps_per_epoch: int) -> tuple[str, dict[str, float]]:
+    """The recipe's LR schedule as its kind and the arguments of the Keras schedule for it.
 
+    Example:
+        >>> from convergent.trainer.recipe import default_recipe
+        >>> r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 10})
+        >>> kind, n = schedule_numbers(r, steps_per_epoch=10)
+        >>> kind, n["warmup_steps"], n["decay_steps"], n["warmup_target"]
+        ('onecycle', 30, 70, 0.001)
+    """
     c, f = recipe.compile, recipe.fit
     total = max(1, f.epochs * steps_per_epoch)
-    lr: Any = c.learning_rate
-    schedule = "constant" if f.reduce_lr_patience else f.schedule
-    if schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(c.learning_rate, total, alpha=COSINE_ALPHA)
-    elif schedule == "onecycle":
+    kind = "constant" if f.reduce_lr_patience else f.schedule
+    if kind == "cosine":
+        return kind, {"initial_learning_rate": c.learning_rate, "decay_steps": total}
+    if kind == "onecycle":
         warm = max(1, int(total * ONECYCLE_PCT_START))
-        lr = keras.optimizers.schedules.CosineDecay(
-            c.learning_rate / ONECYCLE_DIV, max(1, total - warm), alpha=1.0 / ONECYCLE_DIV ** 2,
-            warmup_target=c.learning_rate, warmup_steps=warm)
+        return kind, {"initial_learning_rate": c.learning_rate / ONECYCLE_DIV,
+                      "decay_steps": max(1, total - warm), "warmup_target": c.learning_rate,
+                      "warmup_steps": warm}
+    return kind, {"learning_rate": c.learning_rate}
+
+
+def keras_schedule(kind: str, numbers: dict[str, Any]) -> Any:
+    """The Keras schedule of ``kind`` with ``numbers`` (floats, or variables that a sweep
+    retargets: ``trainer/schedule.py``); for ``"constant"`` the rate itself."""
+    import keras
+
+    if kind == "cosine":
+        return keras.optimizers.schedules.CosineDecay(**numbers, alpha=COSINE_ALPHA)
+    if kind == "onecycle":
+        return keras.optimizers.schedules.CosineDecay(**numbers, alpha=1.0 / ONECYCLE_DIV ** 2)
+    return numbers["learning_rate"]
+
+
+def build_optimizer(recipe: Recipe, steps_per_epoch: int, sweepable: bool = False
+                    ) -> keras.optimizers.Optimizer:
+    """The optimizer of ``recipe.compile`` with the LR schedule of ``recipe.fit``.
+
+    Args:
+        recipe: the Recipe.
+        steps_per_epoch: training steps in one epoch (the schedule spans the recipe's epochs).
+        sweepable: hold the schedule in a ``schedule.Sweepable``, so an LR range test can run
+            on this optimizer's model and the training reuse its traced step; only for a
+            scheduled rate (cosine, one-cycle).
+    """
+    import keras
+
+    c = recipe.compile
+    kind, numbers = schedule_numbers(recipe, steps_per_epoch)
+    if sweepable:
+        from convergent.trainer.schedule import Sweepable
+
+        lr: Any = Sweepable(kind, numbers)
+    else:
+        lr = keras_schedule(kind, numbers)
     kw: dict[str, Any] = {"learning_rate": lr}
     if c.clipnorm:
         kw["clipnorm"] = c.clipnorm
@@ -142,12 +183,15 @@ def build_loss(recipe: Recipe) -> Any:
     return c.loss
 
 
-def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int) -> keras.Model:
-    """Compile ``model`` as ``recipe.compile`` says, with accuracy as the metric."""
+def compile_model(model: keras.Model, recipe: Recipe, steps_per_epoch: int,
+                  sweepable: bool = False) -> keras.Model:
+    """Compile ``model`` as ``recipe.compile`` says, with accuracy as the metric
+    (``sweepable``: see ``build_optimizer``)."""
     metric = ("sparse_categorical_accuracy" if recipe.compile.loss.startswith("sparse")
               else "categorical_accuracy" if recipe.compile.loss == "categorical_crossentropy"
               else "accuracy")
-    model.compile(optimizer=build_optimizer(recipe, steps_per_epoch), loss=build_loss(recipe),
+    model.compile(optimizer=build_optimizer(recipe, steps_per_epoch, sweepable),
+                  loss=build_loss(recipe),
                   metrics=[_named(metric)])
     return model
 

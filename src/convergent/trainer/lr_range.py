@@ -5,8 +5,10 @@ share one signature, as fastai's suggestion functions do. ``valley`` is fastai's
 for a constant rate; ``knee`` - where the smoothed loss has made most of its fall - is the
 *peak* of a one-cycle schedule (Smith 2018: the largest rate at which the loss still falls
 fast; the warm-up makes it safe). The Keras adapter ``range_test``
-trains a *fresh* model of the recipe for ``steps`` batches while the LR grows
-exponentially, so nothing of the real run is touched. It fails soft: non-finite losses
+trains the recipe's model for ``steps`` batches while the LR grows exponentially: a fresh
+model, or the training model itself (``sweep_model``), whose weights and optimizer state
+are restored after the sweep, so the training reuses the sweep's traced train step
+instead of tracing its own. It fails soft: non-finite losses
 end the sweep, and too few points give ``None``.
 
 Example:
@@ -126,12 +128,44 @@ def clip_for(recipe: Recipe, lr: float | None) -> float | None:
     return min(max(lr, low), high)
 
 
-def range_test(recipe: Recipe, data: Any, steps: int = STEPS, lr_min: float = LR_MIN,
-               lr_max: float = LR_MAX, seed: int = 0) -> dict[str, Any]:
-    """Sweep the LR on a fresh model of ``recipe`` over ``steps`` training batches.
+def can_sweep_in_place(recipe: Recipe) -> bool:
+    """The recipe's rate is a schedule, so its model can carry a ``Sweepable`` (a constant
+    rate is a plain variable that ReduceLROnPlateau must be able to set)."""
+    from convergent.trainer.build import schedule_numbers
+    from convergent.trainer.schedule import SCHEDULED
 
-    The sweep stops once the smoothed loss passes ``DIVERGE_FACTOR`` times its minimum
-    (fastai), so a diverged tail costs no steps.
+    return schedule_numbers(recipe, 1)[0] in SCHEDULED
+
+
+def sweep_model(recipe: Recipe, data: Any, seed: int = 0) -> Any:
+    """A model of ``recipe`` compiled with a ``Sweepable`` schedule: ``range_test`` can run on
+    it and the training then reuse its traced train step (``train(..., model=...)``).
+
+    A recipe with a constant rate gets a cosine schedule: its numbers are not used by a
+    sweep, only its optimizer is; such a model is for the sweep alone.
+    """
+    import keras
+
+    from convergent.trainer.build import build_model, compile_model
+
+    if not can_sweep_in_place(recipe):
+        recipe = recipe.with_(fit={"schedule": "cosine", "reduce_lr_patience": 0})
+    keras.utils.set_random_seed(seed)
+    model = build_model(recipe, data)
+    compile_model(model, recipe, data.steps_per_epoch, sweepable=True)
+    return model
+
+
+def range_test(recipe: Recipe, data: Any, steps: int = STEPS, lr_min: float = LR_MIN,
+               lr_max: float = LR_MAX, seed: int = 0, model: Any = None) -> dict[str, Any]:
+    """Sweep the LR over ``steps`` training batches of ``model``, or of a fresh model.
+
+    The sweep runs the recipe's own optimizer and loss (class weights included), the rate
+    growing exponentially from ``lr_min`` to ``lr_max``; it stops once the smoothed loss
+    passes ``DIVERGE_FACTOR`` times its minimum (fastai), so a diverged tail costs no steps.
+    With ``model`` (from ``sweep_model``) it leaves no trace: the weights, the optimizer's
+    state and the RNG state are restored and the schedule is the recipe's again (in
+    ``finally``), while the traced train step stays for the training run to reuse.
 
     Returns ``{"lrs", "losses", "suggested", "rule", "step_seconds", "setup_seconds"}``
     (``suggested``, from ``rule_for(recipe)`` and ``clip_for``, may be None;
@@ -140,21 +174,24 @@ def range_test(recipe: Recipe, data: Any, steps: int = STEPS, lr_min: float = LR
     """
     import keras
 
-    from convergent.trainer.build import build_loss, build_model
+    from convergent.trainer.schedule import sweepable_of
 
+    if model is None:
+        model = sweep_model(recipe, data, seed)
+    schedule = sweepable_of(model)
+    if schedule is None:
+        raise ValueError("range_test(model=...) needs a model compiled with a Sweepable "
+                         "schedule (make it with sweep_model(recipe, data)); received one whose "
+                         f"optimizer has {type(getattr(model, 'optimizer', None)).__name__} "
+                         "without it")
     keras.utils.set_random_seed(seed)
     steps = max(MIN_STEPS, min(steps, data.steps_per_epoch))
-    model = build_model(recipe, data)
     rate = (lr_max / lr_min) ** (1.0 / max(1, steps - 1))
-    schedule = keras.optimizers.schedules.ExponentialDecay(lr_min, 1, rate)  # rate > 1: grows
-    c = recipe.compile
-    opt_cls = {"sgd": keras.optimizers.SGD, "momentum": keras.optimizers.SGD,
-               "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-               "rmsprop": keras.optimizers.RMSprop}[c.optimizer]
-    kw: dict[str, Any] = {"momentum": c.momentum} if c.optimizer == "momentum" else {}
-    if c.clipnorm:
-        kw["clipnorm"] = c.clipnorm
-    model.compile(optimizer=opt_cls(learning_rate=schedule, **kw), loss=build_loss(recipe))
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    state = [*model.trainable_variables, *model.non_trainable_variables,
+             *model.optimizer.variables]
+    saved = [keras.ops.convert_to_numpy(v) for v in state]
     means: list[float] = []
     stamps: list[float] = []
     # the same smoothing per decade of LR as fastai's 0.98 over its 100 steps
@@ -179,7 +216,16 @@ def range_test(recipe: Recipe, data: Any, steps: int = STEPS, lr_min: float = LR
 
     ds = data.train.repeat()
     began = time.perf_counter()
-    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[Record()])
+    schedule.start_sweep(lr_min, rate)
+    try:
+        # the same class weights as the training run: the same loss, and the same traced step
+        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[Record()],
+                  class_weight=data.class_weight)
+    finally:
+        schedule.stop_sweep()
+        for v, value in zip(state, saved, strict=True):
+            v.assign(value)
+        model.stop_training = False
     # Keras logs the running mean of the epoch; recover each batch's own loss from it
     losses = [means[0]] + [(i + 1) * means[i] - i * means[i - 1] for i in range(1, len(means))]
     lrs = [lr_min * rate ** i for i in range(len(losses))]

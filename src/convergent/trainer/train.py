@@ -95,7 +95,8 @@ def _time_budget(seconds: float) -> Any:
 
 def train(recipe: Recipe, data: Data, backup_dir: str | Path | None = None,
           budget_s: float | None = None, seed: int = 0, verbose: int = 0,
-          callbacks: Sequence[Any] = (), epochs: int | None = None) -> Trained:
+          callbacks: Sequence[Any] = (), epochs: int | None = None, model: Any = None
+          ) -> Trained:
     """Build, compile and fit ``recipe`` on ``data``.
 
     Args:
@@ -107,12 +108,25 @@ def train(recipe: Recipe, data: Data, backup_dir: str | Path | None = None,
         verbose: Keras fit verbosity.
         callbacks: extra callbacks (e.g. an Optuna pruning callback).
         epochs: override ``recipe.fit.epochs`` (the schedule still spans the recipe's).
+        model: a model from ``lr_range.sweep_model`` that the range test already ran on
+            (and restored): its schedule is set to ``recipe``'s rate and length and its
+            traced train step is reused. Default: build and compile a new one.
     """
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_model(recipe, data)
-    compile_model(model, recipe, data.steps_per_epoch)
+    if model is None:
+        model = build_model(recipe, data)
+        compile_model(model, recipe, data.steps_per_epoch)
+    else:
+        from convergent.trainer.schedule import sweepable_of
+
+        schedule = sweepable_of(model)
+        if schedule is None:
+            raise ValueError("train(model=...) takes a model from lr_range.sweep_model; "
+                             "received one without a Sweepable schedule (pass model=None "
+                             "to build one)")
+        schedule.retarget(recipe, data.steps_per_epoch)
     cbs = build_callbacks(recipe, backup_dir, has_validation=data.val is not None)
     cbs.append(keras.callbacks.TerminateOnNaN())
     budget = _time_budget(budget_s) if budget_s else None
