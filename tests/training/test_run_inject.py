@@ -80,9 +80,16 @@ def test_shuffled_tf_data_is_not_replayed() -> None:
     assert not _tf_dataset_replayable(plain.shuffle(8))
     assert not _tf_dataset_replayable(plain.map(lambda a, b: (a + 1, b)))
     record: dict = {}
-    mapped = plain.shuffle(8).map(lambda a, b: (a * 2, b))  # values changed: source unusable
-    _, probe, _ = read_fit_arguments({"x": mapped}, record)
+    # a map that draws random numbers: neither iterated nor replayed
+    noisy = plain.shuffle(8).map(lambda a, b: (a + tf.random.uniform(tf.shape(a), dtype=a.dtype), b))
+    _, probe, _ = read_fit_arguments({"x": noisy}, record)
     assert probe is None and any("shuffle" in n for n in record["notes"])
+    # a deterministic map is replayed on the source's elements instead (sources.py)
+    record = {}
+    mapped = plain.shuffle(8).map(lambda a, b: (a + 2, b))
+    _, probe, _ = read_fit_arguments({"x": mapped}, record)
+    assert probe is not None and float(np.min(probe[0])) == 2.0
+    assert any("replayed" in n for n in record["notes"])
 
 
 def test_rng_guard_restores_python_and_numpy_state() -> None:

@@ -137,3 +137,70 @@ def test_rescaling_then_pooling_still_counts_as_rescaled():
                               keras.layers.Dense(4, activation="softmax")])
     _, _, found = read_fit_arguments({"x": x, "y": y}, {}, model)
     assert "DATA_UNNORMALIZED" not in [f.code.value for f in found]
+
+
+def _digit_folder(tmp_path):
+    from convergent.datasets import load, subsample, write_folder
+
+    x, y, names = load("digits")
+    x, y = subsample(x, y, 6)
+    write_folder(x, y, tmp_path / "d", names)
+    return tmp_path / "d"
+
+
+def test_map_stages_are_replayed_on_a_sample_of_a_folder_loader(tmp_path):
+    import keras
+
+    folder = _digit_folder(tmp_path)
+    ds = keras.utils.image_dataset_from_directory(
+        folder, image_size=(8, 8), color_mode="grayscale", batch_size=4, shuffle=True,
+        seed=0, verbose=False)
+    norm = keras.layers.Rescaling(1 / 255)
+    once = ds.map(lambda a, b: (norm(a), b)).prefetch(1)
+    x, y = sources.replayed_sample(once)
+    assert x.shape[1:] == (8, 8, 1) and 0.0 <= x.min() and x.max() <= 1.0 and x.max() > 0.5
+    # labels from the class folders, in the loader's order of class names
+    assert set(y.tolist()) <= set(range(len(ds.class_names))) and len(set(y.tolist())) > 1
+    assert "DATA_UNNORMALIZED" not in [f.code.value for f in read_fit_arguments(
+        {"x": once}, {})[2]]
+    # the same map and a model that divides by 255 again: the first layer sees ~0.002
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Flatten(), keras.layers.Dense(10)])
+    record: dict = {}
+    _, probe, found = read_fit_arguments({"x": once}, record, model)
+    assert "DATA_UNNORMALIZED" in [f.code.value for f in found] and probe is not None
+    assert any("replayed" in n for n in record["notes"])
+    # a map that keeps 0-255 is still unnormalized
+    raw = ds.map(lambda a, b: (tf.image.resize(a, (8, 8)), b))
+    assert "DATA_UNNORMALIZED" in [f.code.value for f in read_fit_arguments({"x": raw}, {})[2]]
+
+
+def test_replay_leaves_the_pipeline_and_its_random_state_alone():
+    x, y = _xy(scale=255.0)
+
+    def make():
+        tf.random.set_seed(3)
+        return (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(64, seed=1)
+                .map(lambda a, b: (a / 255.0, b)).batch(8))
+
+    expected = [b[0].numpy().sum() for b in make()]
+    ds = make()
+    sx, sy = sources.replayed_sample(ds)
+    assert sx.shape == (40, 8, 8, 1) and sx.max() <= 1.0 and sy.tolist() == y.tolist()
+    assert [b[0].numpy().sum() for b in ds] == expected
+
+
+@pytest.mark.parametrize("stage", ["random", "layer", "unbatch", "filter"])
+def test_maps_that_draw_random_numbers_are_not_replayed(stage):
+    import keras
+
+    x, y = _xy(scale=255.0)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    flip = keras.layers.RandomFlip(seed=0)
+    ds = {"random": lambda d: d.map(lambda a, b: (tf.image.random_flip_left_right(a), b))
+          .batch(8),
+          "layer": lambda d: d.batch(8).map(lambda a, b: (flip(a), b)),
+          "unbatch": lambda d: d.batch(8).map(lambda a, b: (a / 255, b)).unbatch().batch(4),
+          "filter": lambda d: d.filter(lambda a, b: b > 0).map(lambda a, b: (a / 255, b))
+          .batch(8)}[stage](ds)
+    assert sources.replayed_sample(ds) is None

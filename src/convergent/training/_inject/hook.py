@@ -368,9 +368,17 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
         if hasattr(x, "n") and isinstance(getattr(x, "n", None), int):
             facts["n_train"] = x.n
         loader = sources.loader_files(x)
+        replayed = None if loader is not None else sources.replayed_sample(x)
         if loader is not None:
             sample = sources.decode_sample(loader)
             findings += _loader_range(sample, notes)
+        elif replayed is not None:  # map stages called again on a sample of the source
+            sample = replayed[0]
+            findings += _loader_range(sample, notes)
+            if replayed[1] is not None:
+                probe = replayed
+            notes.append("tf.data input: its map stages were replayed on a sample of its "
+                         "source (the pipeline itself is not iterated)")
         elif safe:
             try:
                 from convergent.data.arrays import check_batches

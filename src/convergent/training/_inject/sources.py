@@ -10,8 +10,11 @@ their source, because every stage between the source and ``fit`` keeps the value
   documented output is the decoded files as float32 in 0-255, so a sample of the files,
   decoded, has the values the model receives.
 
-Any other stage (``map``, ``filter``, ``take``, ``skip``, ``zip`` ...) may change values or
-select a subset, and the source is then not used. Nothing here iterates a dataset.
+Any other stage (``filter``, ``take``, ``skip``, ``zip`` ...) may change values or select a
+subset, and the source is then not used. A ``map`` stage is replayed instead when its
+traced function draws no random numbers and writes no state (:func:`replayed_sample`):
+its already-traced graph is called on a small sample of the source, outside the user's
+pipeline. Nothing here iterates a dataset.
 
 Example:
     >>> source_arrays(object()) is None
@@ -143,3 +146,168 @@ def decode_sample(files: list[str], n: int = LOADER_SAMPLE) -> np.ndarray | None
         return None
     size = min(r.size for r in rows)
     return np.stack([r[:size] for r in rows])
+
+
+# Op types (substrings) a map function must not contain to be replayed outside the user's
+# pipeline: random draws (stateful, or stateless with a seed read from a variable that
+# the same function advances), state writes, Python callbacks (anything at all) and
+# nested datasets / iterators (tf.raw_ops catalogue).
+UNSAFE_OPS = ("Random", "Assign", "PyFunc", "Dataset", "Iterator", "Scatter")
+# Source elements replayed through map stages: enough for the value-range statistics of
+# check_summaries (quantiles over >= 64 images x their pixels) and a probe batch.
+REPLAY_SAMPLE = 64
+
+
+def _op_types(fn: Any) -> set[str]:
+    gd = fn.graph.as_graph_def()
+    return {n.op for n in gd.node} | {n.op for f in gd.library.function for n in f.node_def}
+
+
+def _replayable_map(d: Any) -> Any:
+    """The traced function of a map stage that is safe to call again, else ``None``."""
+    wrapper = getattr(d, "_map_func", None)
+    if wrapper is None or "map" not in type(d).__name__.lower():
+        return None
+    try:
+        fn = wrapper.function
+        if any(bad in t for t in _op_types(fn) for bad in UNSAFE_OPS):
+            return None
+    except Exception:  # noqa: BLE001 - not a traced tf.data function
+        return None
+    return wrapper
+
+
+def _call_map(wrapper: Any, element: Any) -> Any:
+    import tensorflow as tf
+
+    flat = [tf.convert_to_tensor(t) for t in tf.nest.flatten(element)]
+    out = wrapper.function(*flat)
+    out = out if isinstance(out, (list, tuple)) else [out]
+    return tf.nest.pack_sequence_as(wrapper.output_structure, list(out))
+
+
+def _loader_batch(d: Any, files: list[str], n: int) -> Any:
+    """What an ``image_dataset_from_directory`` loader yields for ``n`` evenly spaced
+    files: images resized to its size as float32 0-255, and labels from the class
+    folders in its label mode (``None`` when it cannot be told)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    spec = d.element_spec
+    img_spec = spec[0] if isinstance(spec, tuple) else spec
+    shape = tuple(img_spec.shape)
+    if len(shape) != 4 or shape[1] is None or shape[2] is None or shape[3] not in (1, 3, 4):
+        return None
+    h, w, c = int(shape[1]), int(shape[2]), int(shape[3])
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[c]
+    names = list(getattr(d, "class_names", None) or [])
+    idx = np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).astype(int))
+    images, labels = [], []
+    for i in idx:
+        try:
+            with Image.open(files[int(i)]) as im:
+                a = np.asarray(im.convert(mode).resize((w, h), Image.BILINEAR), np.float32)
+        except Exception:  # noqa: BLE001, S112 - corrupt files are the folder scan's business
+            continue
+        images.append(a.reshape(h, w, c))
+        parent = Path(files[int(i)]).parent.name
+        labels.append(names.index(parent) if parent in names else -1)
+    if not images:
+        return None
+    x = np.stack(images)
+    if not isinstance(spec, tuple):
+        return x
+    lab_spec = spec[1]
+    y = np.array(labels)
+    if (y < 0).any():
+        return None
+    lshape = tuple(lab_spec.shape)
+    if len(lshape) == 1:
+        y = y.astype(lab_spec.dtype.as_numpy_dtype)
+    elif len(lshape) == 2 and lshape[1] == 1:
+        y = y.reshape(-1, 1).astype(lab_spec.dtype.as_numpy_dtype)
+    elif len(lshape) == 2 and lshape[1] == len(names):
+        y = np.eye(len(names), dtype=lab_spec.dtype.as_numpy_dtype)[y]
+    else:
+        return None
+    return (x, y)
+
+
+def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] | None:
+    """``(x, y)`` batch as ``fit`` would receive it from a pipeline whose stages above a
+    ``from_tensor_slices`` or ``image_dataset_from_directory`` source are value-preserving
+    or replayable maps, computed on ``n`` source elements without touching ``ds``;
+    ``None`` for any other pipeline, or one without a map (the functions above read those
+    at their source). ``y`` is ``None`` when the elements carry no labels.
+    """
+    stages: list[Any] = []
+    source = None
+    for d in _chain(ds):
+        files = file_paths(d, ("file_paths",))
+        if files:
+            source = _loader_batch(d, files, n)
+            batched = True
+            break
+        if "tensorslice" in type(d).__name__.lower():
+            tensors = getattr(d, "_tensors", None)
+            if not isinstance(tensors, (list, tuple)) or not tensors:
+                return None
+            try:
+                arrays = [np.asarray(t) for t in tensors]
+                total = len(arrays[0])
+            except Exception:  # noqa: BLE001 - e.g. ragged or string tensors
+                return None
+            idx = np.unique(np.linspace(0, total - 1, min(n, total)).astype(int))
+            rows = [a[idx] for a in arrays]
+            structure = getattr(d, "_structure", None)
+            source = [tuple(r[k] for r in rows) if len(rows) > 1 else rows[0][k]
+                      for k in range(len(idx))]
+            if structure is not None and not isinstance(structure, tuple) and len(rows) > 1:
+                return None
+            batched = False
+            break
+        name = type(d).__name__.lower()
+        if "unbatch" in name:
+            return None
+        if _preserving(d):
+            stages.append(("batch", None) if "batch" in name else None)
+            continue
+        wrapper = _replayable_map(d)
+        if wrapper is None:
+            return None
+        stages.append(("map", wrapper))
+    else:
+        return None
+    if source is None or not any(s and s[0] == "map" for s in stages):
+        return None
+    try:
+        import tensorflow as tf
+
+        cur: Any = source
+        for st in reversed(stages):
+            if st is None:
+                continue
+            kind, wrapper = st
+            if kind == "batch":
+                if batched:
+                    return None  # a batch of batches: not a model input this knows
+                cur = tf.nest.map_structure(lambda *t: np.stack(t), *cur) \
+                    if isinstance(cur[0], tuple) else np.stack(cur)
+                batched = True
+            elif batched:
+                cur = _call_map(wrapper, cur)
+            else:
+                cur = [_call_map(wrapper, e) for e in cur]
+        if not batched:
+            return None
+        if isinstance(cur, (tuple, list)):
+            x, y = cur[0], (cur[1] if len(cur) > 1 else None)
+        else:
+            x, y = cur, None
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub" or x.ndim < 2:
+            return None
+        return x, (None if y is None else np.asarray(y))
+    except Exception:  # noqa: BLE001 - anything unexpected: the pipeline is not read
+        return None
