@@ -109,9 +109,16 @@ def main() -> None:
                "fit_epochs_run": rep.metrics["fit"]["epochs"],
                "fit_lr": rep.metrics["recipe"]["compile"]["learning_rate"],
                "fit_lr_rule": rep.metrics["lr_range"].get("rule"),
+               "fit_sweep_step_s": rep.metrics["lr_range"].get("step_seconds") or 0.0,
+               "fit_sweep_setup_s": rep.metrics["lr_range"].get("setup_seconds") or 0.0,
                # where fit's time went (a stall before training leaves it one epoch)
                **{f"fit_{k}_s": v for k, v in rep.metrics["fit"]["phase_seconds"].items()
                   if k != "scan"},
+               # the first epoch carries the validation step's tracing; a median far above
+               # the plan's step time x steps shows a slowed process
+               "fit_epoch0_s": (rep.metrics["fit"]["epoch_seconds"] or [0.0])[0],
+               "fit_epoch_median_s": float(np.median(rep.metrics["fit"]["epoch_seconds"][1:]))
+               if len(rep.metrics["fit"]["epoch_seconds"]) > 1 else 0.0,
                "load": os.getloadavg()[0]}
         rows.append(row)
         print("fit_vs_baseline " + " ".join(

@@ -81,10 +81,12 @@ def _time_budget(seconds: float) -> Any:
             self.last = self.start
             self.epochs = 0
             self.hit = False
+            self.times: list[float] = []
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             now = time.perf_counter()
             epoch_s, self.last = now - self.last, now
+            self.times.append(epoch_s)
             self.epochs += 1
             if out_of_time(now - self.start, epoch_s, self.epochs, seconds):
                 self.hit = True
@@ -142,6 +144,8 @@ def train(recipe: Recipe, data: Data, backup_dir: str | Path | None = None,
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     result = Trained(model, history, seconds, len(history.get("loss", [])),
                      bool(budget and budget.hit))
+    if budget is not None:  # each epoch's wall time (the first carries the tracing)
+        result.metrics["epoch_seconds"] = [round(t, 3) for t in budget.times]
     if data.val is not None:
         ev = model.evaluate(data.val, verbose=0, return_dict=True)
         acc = float(ev.get("accuracy", 0.0))
