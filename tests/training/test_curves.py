@@ -415,6 +415,34 @@ def test_exploding_negative() -> None:
                                                              grad_norms=g))
 
 
+def _norms(values: list[list[float]], steps: list[int]) -> dict:
+    return {"layers": ["a", "b"], "sizes": [10, 10], "steps": steps,
+            "epochs": [0] * len(steps), "values": values}
+
+
+def test_exploding_from_weights_that_blew_up_between_samples() -> None:
+    # the middle layer of a 6-conv net under SGD 0.3 / momentum 0.95: 5.8 -> 26 in 25 steps
+    w = _norms([[3.9, 5.8], [8.2, 26.1]], [0, 25])
+    sgd = {"name": "SGD", "learning_rate": 0.3, "momentum": 0.95}
+    facts = RunFacts(history={"loss": [2.3]}, weight_norms=w, optimizer=sgd)
+    f = next(f for f in analyze_curves(facts).findings
+             if f.code.value == "TRAIN_EXPLODING_GRADIENTS")
+    assert f.evidence["layer"] == "b" and f.evidence["began_step"] == 25
+    assert f.evidence["min_step_ratio"] == pytest.approx((26.1 / 5.8 - 1) / 25)
+    # the same growth over 500 steps is a steady 0.007 per step: healthy
+    slow = RunFacts(history={"loss": [2.3]}, weight_norms=_norms(w["values"], [0, 500]),
+                    optimizer=sgd)
+    assert "TRAIN_EXPLODING_GRADIENTS" not in codes(slow)
+    # a 10 % step is big but the weights did not double
+    big = RunFacts(history={"loss": [2.3]}, weight_norms=_norms([[1, 1], [1.1, 1.1]], [0, 1]),
+                   optimizer=sgd)
+    assert "TRAIN_EXPLODING_GRADIENTS" not in codes(big)
+    # Adam bounds each step by its rate: fast growth there is the rate's (LR_TOO_HIGH)
+    adam = RunFacts(history={"loss": [2.3]}, weight_norms=w,
+                    optimizer={"name": "Adam", "learning_rate": 0.3})
+    assert "TRAIN_EXPLODING_GRADIENTS" not in codes(adam)
+
+
 def test_vanishing_positive_gradient_ratio() -> None:
     g = grads([[1e-7, 1e-3, 1.0], [1e-7, 1e-3, 0.5]])
     assert "TRAIN_VANISHING_GRADIENTS" in codes(RunFacts(history={"loss": [1.0]}, grad_norms=g))

@@ -60,6 +60,7 @@ class RunFacts:
         grad_norms: ``{"layers": [...], "sizes": [...], "steps": [...], "epochs": [...],
             "values": [[norm per layer] per sample]}``.
         update_ratios: same layout as ``grad_norms`` (||ΔW|| / ||W|| over one step).
+        weight_norms: same layout (||W|| per layer at each sample).
         dead_fraction, saturated_fraction: ``{"steps": [...], "epochs": [...],
             "values": [...]}`` on a fixed probe batch.
         early_stopping: ``{"patience": int, "monitor": str}`` of the run's EarlyStopping.
@@ -78,6 +79,7 @@ class RunFacts:
     regularization: dict[str, Any] | None = None
     grad_norms: dict[str, Any] | None = None
     update_ratios: dict[str, Any] | None = None
+    weight_norms: dict[str, Any] | None = None
     dead_fraction: dict[str, Any] | None = None
     saturated_fraction: dict[str, Any] | None = None
     early_stopping: dict[str, Any] | None = None  # {"patience", "monitor"} when one is used
@@ -1000,11 +1002,18 @@ def _vanishing_signal(facts: RunFacts) -> bool:
                  # global gradient norm 1000x its first sample: growth without bound, far
                  # beyond the ~10x swings of healthy training (Pascanu et al. 2013 clip at
                  # a few times the typical norm)
-                 GROWTH=1e3)
+                 GROWTH=1e3,
+                 # a layer's weights at least doubled between two samples ...
+                 WEIGHT_GROWTH=2.0,
+                 # ... at a pace of more than 0.1 of their size per step: by the triangle
+                 # inequality some step changed them by >= (growth - 1) / steps, and 0.1 is
+                 # 100x the healthy ~1e-3 ratio of updates to weights (Karpathy, CS231n),
+                 # as UPDATE_RATIO_HIGH of lr_too_high
+                 WEIGHT_STEP_HIGH=0.1)
 def check_exploding(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     g = facts.grad_norms
     if not g or not g.get("values"):
-        return []
+        return _weights_blown_up(facts, p)
     vals = np.array(g["values"], dtype=float)
     total = np.sqrt(np.sum(np.square(vals), axis=1))
     bad = ~np.isfinite(total)
@@ -1012,7 +1021,7 @@ def check_exploding(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     if base.size:
         bad |= np.nan_to_num(total, nan=0.0, posinf=np.inf) > p["GROWTH"] * base[0]
     if not bad.any():
-        return []
+        return _weights_blown_up(facts, p)
     i = int(np.argmax(bad))
     return [make_finding(
         Code.TRAIN_EXPLODING_GRADIENTS, Severity.ERROR, 0.85, "Exploding gradients",
@@ -1022,6 +1031,49 @@ def check_exploding(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         {"first_norm": float(base[0]) if base.size else None, "norm": float(total[i]),
          "growth_threshold": p["GROWTH"]},
         _sample_epoch(g, i), "grad_clip", "lower_lr", began_step=_sample_step(g, i))]
+
+
+def _weights_blown_up(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    """Exploding updates seen in the weights: between two samples a layer's weights grew
+    WEIGHT_GROWTH-fold at more than WEIGHT_STEP_HIGH of their size per step.
+
+    The gradient samples can miss the burst (a few steps of growth, then dead units whose
+    gradients are tiny); the weights keep it. Only for plain SGD (with or without
+    momentum), whose step is the gradient times a fixed rate: adaptive optimizers bound
+    each step by the rate, so their weights growing this fast is a rate problem
+    (TRAIN_LR_TOO_HIGH), not the gradients'.
+    """
+    w = facts.weight_norms
+    if str((facts.optimizer or {}).get("name", "")).lower() != "sgd" or not w \
+            or len(w.get("values") or []) < 2:
+        return []
+    vals = np.array(w["values"], dtype=float)
+    steps = np.array(w.get("steps") or [], dtype=float)
+    if steps.size != len(vals):
+        return []
+    for i in range(1, len(vals)):
+        k = steps[i] - steps[i - 1]
+        before, now = vals[i - 1], vals[i]
+        ok = np.isfinite(before) & np.isfinite(now) & (before > 0) & (k > 0)
+        if not ok.any():
+            continue
+        growth = np.where(ok, now / np.where(before > 0, before, 1.0), 0.0)
+        pace = (growth - 1.0) / max(k, 1.0)
+        hit = ok & (growth >= p["WEIGHT_GROWTH"]) & (pace > p["WEIGHT_STEP_HIGH"])
+        if not hit.any():
+            continue
+        j = int(np.argmax(np.where(hit, growth, 0.0)))
+        layer = (w.get("layers") or [f"layer {j}"] * (j + 1))[j]
+        return [make_finding(
+            Code.TRAIN_EXPLODING_GRADIENTS, Severity.WARNING, 0.7, "Exploding updates",
+            f"The weights of {layer} grew {growth[j]:.1f}x in {int(k)} steps (at least "
+            f"{pace[j]:.2g} of their size per step; healthy steps are ~0.001): the "
+            "gradient steps are blowing up. Clip gradients and lower the learning rate.",
+            {"layer": layer, "weight_growth": float(growth[j]), "steps": int(k),
+             "min_step_ratio": float(pace[j]), "growth_threshold": p["WEIGHT_GROWTH"],
+             "step_ratio_threshold": p["WEIGHT_STEP_HIGH"], "from_step": int(steps[i - 1])},
+            _sample_epoch(w, i), "grad_clip", "lower_lr", began_step=_sample_step(w, i))]
+    return []
 
 
 @CURVES.register("vanishing_gradients", codes=[Code.TRAIN_VANISHING_GRADIENTS],

@@ -181,6 +181,7 @@ class Monitor(keras.callbacks.Callback):
         self.steps: dict[str, list[float]] = {"step": [], "epoch": [], "loss": []}
         self.grad = {"layers": [], "sizes": [], "steps": [], "epochs": [], "values": []}
         self.updates = {"layers": [], "sizes": [], "steps": [], "epochs": [], "values": []}
+        self.wnorms = {"layers": [], "sizes": [], "steps": [], "epochs": [], "values": []}
         self.dead = {"steps": [], "epochs": [], "values": [], "per_layer": []}
         self.saturated = {"steps": [], "epochs": [], "values": []}
         self.errors: list[str] = []
@@ -230,7 +231,7 @@ class Monitor(keras.callbacks.Callback):
         names = [g for g, _ in self._groups]
         sizes = [int(sum(int(np.prod(variables[i].shape)) for i in idx))
                  for _, idx in self._groups]
-        for d in (self.grad, self.updates):
+        for d in (self.grad, self.updates, self.wnorms):
             d["layers"], d["sizes"] = names, sizes
         if self._probe_raw is None:
             return
@@ -329,7 +330,13 @@ class Monitor(keras.callbacks.Callback):
         self.updates["values"].append(ratios)
 
     def _sample(self, step: int) -> None:
-        self._snapshot = (step, self._weights())
+        weights = self._weights()
+        self._snapshot = (step, weights)
+        self.wnorms["steps"].append(step)
+        self.wnorms["epochs"].append(self._epoch)
+        self.wnorms["values"].append(
+            [math.sqrt(sum(float(np.sum(np.square(weights[i], dtype=np.float64)))
+                           for i in idx)) for _, idx in self._groups])
         if self._probe is None:
             return
         x, y = self._probe
@@ -461,6 +468,7 @@ class Monitor(keras.callbacks.Callback):
             regularization=_regularization_facts(model),
             grad_norms=self.grad if self.grad["values"] else None,
             update_ratios=self.updates if self.updates["values"] else None,
+            weight_norms=self.wnorms if self.wnorms["values"] else None,
             dead_fraction=self.dead if self.dead["values"] else None,
             saturated_fraction=self.saturated if self.saturated["values"] else None,
             early_stopping=f.get("early_stopping"),
