@@ -121,6 +121,9 @@ def test_monitor_without_probe_and_reuse_resets_state() -> None:
     assert r.metrics["summary"]["probe"].startswith("off")
     assert r.metrics["grad_norms"]["values"] == []
     assert r.metrics["update_ratios"]["values"]  # weight updates need no probe
+    w = mon.run_facts().weight_norms  # nor do the weight norms at each sample
+    assert w and len(w["values"]) == len(w["steps"]) >= 1
+    assert all(v > 0 for v in w["values"][0]) and len(w["values"][0]) == len(w["layers"])
 
 
 def test_monitor_rejects_bad_arguments() -> None:
