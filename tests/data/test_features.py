@@ -106,3 +106,17 @@ def test_orientation_bins_match_the_arctan2_definition():
     assert got[:4].tolist() == [0, HOG_BINS // 2, 0, HOG_BINS // 2]
     assert (got != ref).mean() < 1e-3  # only float rounding right on a bin edge differs
     assert got.min() == 0 and got.max() == HOG_BINS - 1
+
+
+@pytest.mark.parametrize("q", [[1, 99], 99, [50], 1, [0, 100], 0, 100],
+                         ids=["1-99", "99-scalar", "50", "1-scalar", "0-100", "0", "100"])
+@pytest.mark.parametrize("n", [1, 2, 7, 1024, 4097], ids=lambda n: f"n{n}")
+def test_row_percentiles_and_median_equal_numpy(q, n):
+    rng = np.random.default_rng(n)
+    a = rng.random((6, n)).astype(np.float32)
+    a[0] = 0.5  # all tied
+    a[1, : n // 2] = 0.0  # half tied
+    want, got = np.percentile(a, q, axis=1), F.row_percentiles(a, q)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    med = np.median(a, axis=1)
+    assert F.row_median(a).dtype == med.dtype and np.array_equal(F.row_median(a), med)

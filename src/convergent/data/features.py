@@ -136,9 +136,9 @@ def _to_array(im: Any) -> np.ndarray:
         a = np.asarray(im, dtype=np.float32)
         hi = 65535.0 if a.max() > 255 else 255.0
         im = Image.fromarray(np.clip(a * (255.0 / hi), 0, 255).astype(np.uint8))
-    elif im.mode in ("1", "L", "LA"):
+    elif im.mode in ("1", "LA"):
         im = im.convert("L")
-    else:
+    elif im.mode not in ("L", "RGB"):  # converting to its own mode is a copy (~20 us)
         im = im.convert("RGB")
     if max(im.size) > STATS_PX:
         im = im.copy()
@@ -246,7 +246,7 @@ def _batch(x: np.ndarray, out: dict[str, Any], rows: np.ndarray) -> None:
         ch = np.ascontiguousarray(x.reshape(m, -1, 3).transpose(0, 2, 1))
         n_px = ch.shape[2]
         lf = lum.reshape(m, 1, -1)
-        dark = lf <= np.median(lf, axis=2, keepdims=True)
+        dark = lf <= row_median(lf.reshape(m, -1))[:, None, None]
         n_dark = dark.sum(axis=2)
         mean_rgb = ch.mean(axis=2)
         lo_rgb = (np.where(dark, ch, 0).sum(axis=2) / np.maximum(n_dark, 1)).astype(np.float32)
@@ -262,7 +262,7 @@ def _batch(x: np.ndarray, out: dict[str, Any], rows: np.ndarray) -> None:
     out["chan_diff"][rows] = d * 255.0
     out["bright"][rows] = lf.mean(axis=1)
     out["lum_std"][rows] = lf.std(axis=1)
-    p = np.percentile(lf, [1, 99], axis=1)
+    p = row_percentiles(lf, [1, 99])
     out["p01"][rows], out["p99"][rows] = p[0], p[1]
     for name, rgb in (("", mean_rgb), ("_lo", lo_rgb), ("_hi", hi_rgb)):
         c = _chroma(rgb)
@@ -314,6 +314,57 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return np.where(s > 1e-3, rgb / np.where(s > 1e-3, s, 1), 1 / 3)
 
 
+def _order_stats(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k-th and (k+1)-th smallest value of each row of ``a`` (the latter clipped to
+    the last): one single-pivot partition (NumPy's SIMD selection; two pivots at once
+    fall back to a ~4x slower introselect), then the minimum of the values above it."""
+    n = a.shape[1]
+    p = np.partition(a, k, axis=1)
+    return p[:, k], (p[:, k + 1:].min(axis=1) if k + 1 < n else p[:, k])
+
+
+def row_percentiles(a: np.ndarray, q: float | list[float]) -> np.ndarray:
+    """``np.percentile(a, q, axis=1)`` of a 2-d finite array: the same values and dtype
+    (linear method; a scalar ``q`` gives ``a``'s dtype, a list float64, as NumPy does).
+
+    NumPy's percentile partitions the transposed rows around both neighbours of every
+    percentile at once; here each percentile is one single-pivot selection along
+    contiguous rows (measured: 155 rows of 4,096 float32, 23 ms -> ~2 ms for two).
+
+    Example:
+        >>> row_percentiles(np.array([[3.0, 1.0, 2.0, 4.0]]), [50]).tolist()
+        [[2.5]]
+    """
+    n = a.shape[1]
+    qs = np.atleast_1d(np.true_divide(q, 100))
+    virtual = (n - 1) * qs  # NumPy's "linear" method (Hyndman & Fan's 7th)
+    lo = np.floor(virtual)
+    gamma = virtual - lo
+    lo = np.where(virtual >= n - 1, n - 1, lo).astype(np.intp)
+    pairs = [_order_stats(a, int(k)) for k in lo]
+    below = np.stack([b for b, _ in pairs])  # (len(q), rows)
+    above = np.stack([b for _, b in pairs])
+    t = float(gamma[0]) if np.ndim(q) == 0 else gamma.reshape(-1, 1)
+    diff = above - below
+    out = np.add(below, diff * t)
+    np.subtract(above, diff * (1 - t), out=out, where=np.asarray(t) >= 0.5,
+                casting="unsafe")
+    return out[0] if np.ndim(q) == 0 else out
+
+
+def row_median(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=1)`` of a 2-d finite array (same values and dtype), by one
+    single-pivot selection (see :func:`row_percentiles`)."""
+    n = a.shape[1]
+    h = n // 2
+    if n % 2:
+        mid = np.partition(a, h, axis=1)[:, h:h + 1]
+    else:
+        p = np.partition(a, h, axis=1)
+        mid = np.stack([p[:, :h].max(axis=1), p[:, h]], axis=1)
+    return np.mean(mid, axis=1)
+
+
 def blur_score(g: np.ndarray) -> np.ndarray:
     """Edge steepness at 64x64: 99th percentile of the gradient magnitude over the range.
 
@@ -328,8 +379,8 @@ def blur_score(g: np.ndarray) -> np.ndarray:
     """
     m = len(g)
     gy, gx = np.gradient(g, axis=(1, 2))
-    p1, p99 = np.percentile(g.reshape(m, -1), [1, 99], axis=1)
-    steep = np.percentile(np.hypot(gx, gy).reshape(m, -1), 99, axis=1)
+    p1, p99 = row_percentiles(g.reshape(m, -1), [1, 99])
+    steep = row_percentiles(np.hypot(gx, gy).reshape(m, -1), 99)
     return steep / np.maximum(p99 - p1, 1.0 / 255.0).astype(np.float32)
 
 

@@ -75,6 +75,8 @@ def _first_axis(x: np.ndarray, n_out: int, lo: float = 0.0, hi: float | None = N
     acc *= w[:, 0].reshape(shape)
     tmp = np.empty_like(acc)
     for t in range(1, idx.shape[1]):
+        if not w[:, t].any():  # a padding column (Pillow loops over the real taps only)
+            continue
         np.take(x, idx[:, t], axis=0, out=tmp)
         tmp *= w[:, t].reshape(shape)
         acc += tmp
