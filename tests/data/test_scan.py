@@ -95,3 +95,19 @@ def test_cli_exit_codes(tmp_path, case, code, faulty):
                                       str(tmp_path / "r.json")])
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
+
+
+def test_checks_in_two_threads_find_what_one_thread_finds(faulty, monkeypatch):
+    from convergent.data import checks
+    from convergent.data.folder import discover
+    from convergent.data.table import build_table
+
+    root = faulty[0]
+    listing = discover(root)
+    table = build_table(str(listing.root), listing.files)
+    table.classes = listing.classes
+    monkeypatch.setattr(checks, "_cores", lambda: 2)
+    both = checks.run_checks(table)
+    monkeypatch.setattr(checks, "_cores", lambda: 1)
+    one = checks.run_checks(table)
+    assert [(f.code, f.evidence) for f in both] == [(f.code, f.evidence) for f in one]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 # Below this many rows, neighbour searches and PCA run on one BLAS/OpenMP thread: thread
@@ -34,12 +36,43 @@ def _controller() -> Any:
     return ThreadpoolController()
 
 
+_pinned = threading.Event()  # set while ``pinned()`` holds every library at one thread
+
+
 def one_thread(user_api: str | None = None) -> Any:
     """A context in which the numeric libraries (or only ``user_api``: "blas" or
-    "openmp") run on one thread."""
+    "openmp") run on one thread; a no-op inside ``pinned()``, which already does."""
+    if _pinned.is_set():
+        return contextlib.nullcontext()
     return _controller().limit(limits=1, user_api=user_api)
+
+
+@contextlib.contextmanager
+def pinned() -> Iterator[None]:
+    """Every numeric library on one thread for the whole block, set once.
+
+    For work split over Python threads (each runs its own single-threaded BLAS /
+    OpenMP calls): the limits are not entered and restored by each thread in turn, which
+    would change them under another thread's running call. OpenMP's limit belongs to the
+    thread that sets it: a thread started inside the block calls ``pinned_thread()``.
+    """
+    if _pinned.is_set():
+        yield
+        return
+    with _controller().limit(limits=1):
+        _pinned.set()
+        try:
+            yield
+        finally:
+            _pinned.clear()
 
 
 def threads_for(n_rows: int, small_rows: int = SMALL_ROWS) -> Any:
     """``one_thread()`` below ``small_rows`` rows, else no limit."""
     return one_thread() if n_rows < small_rows else contextlib.nullcontext()
+
+
+def pinned_thread() -> Any:
+    """Inside ``pinned()``, in another Python thread: that thread's OpenMP calls on one
+    thread too (OpenMP's thread count is a per-thread setting; BLAS's is global)."""
+    return _controller().limit(limits=1, user_api="openmp")
