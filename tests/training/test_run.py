@@ -32,6 +32,8 @@ m.compile(optimizer=keras.optimizers.Adam(float(sys.argv[2])),
 m.fit(x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0)
 ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(240).batch(16)   # reshuffles
 m.fit(ds, epochs=2, verbose=0)
+mapped = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(240).map(lambda a, b: (a * 0.5, b))
+m.fit(mapped.batch(16), epochs=1, verbose=0)   # a map stage: replayed on a sample, not iterated
 np.save(sys.argv[1], np.concatenate([w.ravel() for w in m.get_weights()]))
 
 # a third fit crashes: 5 label values for a 3-unit output
@@ -46,7 +48,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_run_fits_crash_and_identical_weights(tmp_path: Path) -> None:
-    """Three fits (arrays, shuffled tf.data, then a crash): same weights as a plain run."""
+    """Four fits (arrays, shuffled tf.data, a mapped one, then a crash): same weights as a
+    plain run."""
     import subprocess
 
     script = write(tmp_path, "train.py", FITS)
@@ -56,17 +59,18 @@ def test_run_fits_crash_and_identical_weights(tmp_path: Path) -> None:
     r = run_script([PY, str(script), str(watched), "1e-3"], quiet=True)
     np.testing.assert_array_equal(np.load(plain), np.load(watched))
     s = r.metrics["summary"]
-    assert s["status"] == "crashed" and s["fits"] == 3 and s["returncode"] != 0
+    assert s["status"] == "crashed" and s["fits"] == 4 and s["returncode"] != 0
     assert "in model.fit" in s["note"]
     fits = r.metrics["fits"]
-    assert [f["status"] for f in fits] == ["done", "done", "crashed"]
+    assert [f["status"] for f in fits] == ["done", "done", "done", "crashed"]
     assert fits[0]["summary"]["probe"] == "on" and fits[0]["facts"]["n_val"] == 60
     assert fits[1]["input"]["kind"] == "tf.data"
     # read at its from_tensor_slices source, never iterated (that would reorder it)
     assert any("source" in n and "not iterated" in n for n in fits[1]["notes"])
     assert fits[1]["facts"]["batch_size"] == 16 and fits[1]["facts"]["n_train"] == 240
     assert len(fits[0]["history"]["loss"]) == 3 and len(fits[1]["history"]["loss"]) == 2
-    assert "Traceback" in fits[2]["exception"]["traceback"]
+    assert any("replayed" in n for n in fits[2]["notes"])
+    assert "Traceback" in fits[3]["exception"]["traceback"]
     assert "Traceback" in r.metrics["script"]["exception"]["traceback"]
     assert not any(f.code.value.startswith("TRAIN_") and f.severity.value == "error"
                    for f in r.findings), r.codes
@@ -75,7 +79,7 @@ def test_run_fits_crash_and_identical_weights(tmp_path: Path) -> None:
     except ImportError:
         return
     crash = next(f for f in r.findings if f.code.value == "MODEL_OUTPUT_UNITS")
-    assert crash.evidence["fit"] == 3
+    assert crash.evidence["fit"] == 4
 
 
 def test_run_script_without_fit(tmp_path: Path) -> None:
