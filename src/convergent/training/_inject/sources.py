@@ -234,6 +234,45 @@ def _loader_batch(d: Any, files: list[str], n: int) -> Any:
     return (x, y)
 
 
+def _slices_sample(d: Any, n: int) -> list[Any] | None:
+    """``n`` evenly spaced elements of a ``from_tensor_slices`` stage (tuples when it
+    slices several arrays); ``None`` for dict elements or tensors numpy cannot hold."""
+    tensors = getattr(d, "_tensors", None)
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        return None
+    try:
+        arrays = [np.asarray(t) for t in tensors]
+        total = len(arrays[0])
+    except Exception:  # noqa: BLE001 - e.g. ragged or string tensors
+        return None
+    structure = getattr(d, "_structure", None)
+    if len(arrays) > 1 and structure is not None and not isinstance(structure, tuple):
+        return None
+    idx = np.unique(np.linspace(0, total - 1, min(n, total)).astype(int))
+    rows = [a[idx] for a in arrays]
+    return [tuple(r[k] for r in rows) if len(rows) > 1 else rows[0][k]
+            for k in range(len(idx))]
+
+
+def _replay(stages: list[tuple[str, Any]], cur: Any, batched: bool) -> Any:
+    """Apply ``stages`` (listed from ``fit`` down to the source) to the source sample: maps
+    per element or per batch, the first ``batch`` stacking the elements."""
+    import tensorflow as tf
+
+    for kind, wrapper in reversed(stages):
+        if kind == "batch":
+            if batched:
+                return None  # a batch of batches: not a model input this knows
+            cur = tf.nest.map_structure(lambda *t: np.stack(t), *cur) \
+                if isinstance(cur[0], tuple) else np.stack(cur)
+            batched = True
+        elif batched:
+            cur = _call_map(wrapper, cur)
+        else:
+            cur = [_call_map(wrapper, e) for e in cur]
+    return cur if batched else None
+
+
 def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] | None:
     """``(x, y)`` batch as ``fit`` would receive it from a pipeline whose stages above a
     ``from_tensor_slices`` or ``image_dataset_from_directory`` source are value-preserving
@@ -241,37 +280,19 @@ def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] |
     ``None`` for any other pipeline, or one without a map (the functions above read those
     at their source). ``y`` is ``None`` when the elements carry no labels.
     """
-    stages: list[Any] = []
-    source = None
+    stages: list[tuple[str, Any]] = []
     for d in _chain(ds):
-        files = file_paths(d, ("file_paths",))
-        if files:
-            source = _loader_batch(d, files, n)
-            batched = True
-            break
-        if "tensorslice" in type(d).__name__.lower():
-            tensors = getattr(d, "_tensors", None)
-            if not isinstance(tensors, (list, tuple)) or not tensors:
-                return None
-            try:
-                arrays = [np.asarray(t) for t in tensors]
-                total = len(arrays[0])
-            except Exception:  # noqa: BLE001 - e.g. ragged or string tensors
-                return None
-            idx = np.unique(np.linspace(0, total - 1, min(n, total)).astype(int))
-            rows = [a[idx] for a in arrays]
-            structure = getattr(d, "_structure", None)
-            source = [tuple(r[k] for r in rows) if len(rows) > 1 else rows[0][k]
-                      for k in range(len(idx))]
-            if structure is not None and not isinstance(structure, tuple) and len(rows) > 1:
-                return None
-            batched = False
-            break
         name = type(d).__name__.lower()
+        files = file_paths(d, ("file_paths",))
+        if files or "tensorslice" in name:
+            source = _loader_batch(d, files, n) if files else _slices_sample(d, n)
+            batched = bool(files)
+            break
         if "unbatch" in name:
             return None
         if _preserving(d):
-            stages.append(("batch", None) if "batch" in name else None)
+            if "batch" in name:
+                stages.append(("batch", None))
             continue
         wrapper = _replayable_map(d)
         if wrapper is None:
@@ -279,32 +300,14 @@ def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] |
         stages.append(("map", wrapper))
     else:
         return None
-    if source is None or not any(s and s[0] == "map" for s in stages):
+    if source is None or not any(kind == "map" for kind, _ in stages):
         return None
     try:
-        import tensorflow as tf
-
-        cur: Any = source
-        for st in reversed(stages):
-            if st is None:
-                continue
-            kind, wrapper = st
-            if kind == "batch":
-                if batched:
-                    return None  # a batch of batches: not a model input this knows
-                cur = tf.nest.map_structure(lambda *t: np.stack(t), *cur) \
-                    if isinstance(cur[0], tuple) else np.stack(cur)
-                batched = True
-            elif batched:
-                cur = _call_map(wrapper, cur)
-            else:
-                cur = [_call_map(wrapper, e) for e in cur]
-        if not batched:
+        cur = _replay(stages, source, batched)
+        if cur is None:
             return None
-        if isinstance(cur, (tuple, list)):
-            x, y = cur[0], (cur[1] if len(cur) > 1 else None)
-        else:
-            x, y = cur, None
+        x, y = (cur[0], cur[1] if len(cur) > 1 else None) \
+            if isinstance(cur, (tuple, list)) else (cur, None)
         x = np.asarray(x)
         if x.dtype.kind not in "fiub" or x.ndim < 2:
             return None
