@@ -119,6 +119,9 @@ def main() -> None:
                "fit_epoch0_s": (rep.metrics["fit"]["epoch_seconds"] or [0.0])[0],
                "fit_epoch_median_s": float(np.median(rep.metrics["fit"]["epoch_seconds"][1:]))
                if len(rep.metrics["fit"]["epoch_seconds"]) > 1 else 0.0,
+               # epochs the schedule was cut to when the clock ran short (0: as planned)
+               "fit_schedule_cut_to": (rep.metrics["fit"]["schedule_shortened"] or
+                                       [{"epochs": 0}])[-1]["epochs"],
                "load": os.getloadavg()[0]}
         rows.append(row)
         print("fit_vs_baseline " + " ".join(

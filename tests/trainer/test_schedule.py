@@ -51,3 +51,17 @@ def test_refuses_a_constant_rate_and_a_changed_kind():
     live = build_optimizer(r, STEPS_PER_EPOCH, sweepable=True)._learning_rate
     with pytest.raises(ValueError, match="build a new model"):
         live.retarget(r.with_(fit={"schedule": "cosine"}), STEPS_PER_EPOCH)
+
+
+@pytest.mark.parametrize(("step", "total", "warm", "decay"), [
+    (10, 50, 15, 35), (20, 50, 20, 30), (40, 60, 30, 30), (40, 100, 30, 70)],
+    ids=["in-warm-up-keeps-its-share", "warm-up-share-past-ends-now", "decaying-squeezes",
+         "not-shorter-no-change"])
+def test_end_at_shortens_a_one_cycle_so_it_still_anneals(step, total, warm, decay):
+    r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 10})  # 100 steps: 30 + 70
+    live = build_optimizer(r, STEPS_PER_EPOCH, sweepable=True)._learning_rate
+    assert live.end_at(step, total) is (total < 100)
+    n = live.values()
+    assert (n["warmup_steps"], n["decay_steps"]) == (warm, decay)
+    # the last step of the new length is at the cosine's floor (peak / 25**2)
+    assert rates(live, [warm + decay])[0] == pytest.approx(1e-3 / 25 ** 2, rel=1e-4)

@@ -80,3 +80,38 @@ def test_a_run_on_the_swept_model_resumes_after_an_interruption(digits_small, tm
     # fit resumes on a newly built model (no range test): the checkpoint must fit it
     resumed = train(r, data, backup_dir=tmp_path / "backup")
     assert resumed.epochs_run == 2
+
+
+@pytest.mark.parametrize(("spent", "expected"), [(8.0, 5), (14.0, 3), (16.0, 3)],
+                         ids=["two-more", "none-more", "overspent"])
+def test_epochs_in_time_counts_epochs_as_long_as_the_last(spent, expected):
+    from convergent.trainer.train import epochs_in_time
+
+    assert epochs_in_time(spent, last_epoch_s=3.0, epochs_done=3, seconds=15.0) == expected
+
+
+def test_a_short_budget_shortens_the_schedule_so_it_ends_annealed(digits_small, monkeypatch):
+    from keras import ops
+
+    from convergent.trainer import train as train_module
+    from convergent.trainer.lr_range import sweep_model
+
+    class Clock:  # every reading one second later: each epoch "takes" 1 s
+        now = 0.0
+
+        def perf_counter(self):
+            self.now += 1.0
+            return self.now
+
+    x, y, _ = digits_small
+    r = default_recipe(10, (8, 8, 1), 240).with_(fit={"epochs": 50,
+                                                      "early_stopping_patience": 0})
+    data = build_data(r, arrays=(x, y, None, None))
+    model = sweep_model(r, data)
+    monkeypatch.setattr(train_module, "time", Clock())
+    t = train(r, data, budget_s=6.0, model=model)
+    # after epoch 2 (2 s spent, 1 s an epoch) 4 more fit: the 50-epoch one-cycle ends at 6
+    assert t.metrics["schedule_shortened"] == [{"after_epoch": 2, "epochs": 6}]
+    assert t.epochs_run == 6 and t.stopped_by_budget
+    lr = float(ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert lr == pytest.approx(1e-3 / 25 ** 2, rel=1e-3)  # at the cosine's floor

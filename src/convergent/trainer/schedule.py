@@ -22,7 +22,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from convergent.trainer.build import keras_schedule, schedule_numbers
+from convergent.trainer.build import ONECYCLE_PCT_START, keras_schedule, schedule_numbers
 from convergent.trainer.recipe import Recipe
 
 SCHEDULED = ("cosine", "onecycle")
@@ -75,6 +75,32 @@ class Sweepable(keras.optimizers.schedules.LearningRateSchedule):
                              f"{kind!r}: build a new model for it (train(recipe, data))")
         for k, v in numbers.items():
             self.numbers[k].assign(float(v))
+
+    def end_at(self, step: int, total: int) -> bool:
+        """Finish the schedule at step ``total`` instead of its planned end (a time budget
+        ran short); ``step`` is the current one. The cosine is squeezed into the steps left,
+        so the rate still anneals before training stops; a one-cycle warm-up that is not
+        over keeps its share of the new length, or ends now when that is past. Returns
+        whether anything changed (the schedule is only ever shortened).
+
+        Example:
+            >>> s.end_at(step=20, total=40)  # planned 100: warm-up 30 -> 20 # doctest: +SKIP
+            True
+        """
+        n = self.values()
+        if self.kind == "cosine":
+            if total >= n["decay_steps"]:
+                return False
+            self.numbers["decay_steps"].assign(float(max(1, total)))
+            return True
+        warm, planned = n["warmup_steps"], n["warmup_steps"] + n["decay_steps"]
+        if total >= planned:
+            return False
+        if step < warm:
+            warm = max(step, int(total * ONECYCLE_PCT_START))
+        self.numbers["warmup_steps"].assign(float(warm))
+        self.numbers["decay_steps"].assign(float(max(1, total - warm)))
+        return True
 
     def values(self) -> dict[str, float]:
         return {k: float(ops.convert_to_numpy(v)) for k, v in self.numbers.items()}

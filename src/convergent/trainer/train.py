@@ -65,10 +65,28 @@ def out_of_time(spent: float, last_epoch_s: float, epochs_done: int, seconds: fl
     return spent > seconds or (epochs_done > 1 and spent + last_epoch_s > seconds)
 
 
-def _time_budget(seconds: float) -> Any:
+def epochs_in_time(spent: float, last_epoch_s: float, epochs_done: int, seconds: float) -> int:
+    """How many epochs the run will have made when ``seconds`` are spent, if each further
+    epoch lasts as long as the last one (the predictor ``out_of_time`` uses).
+
+    Example:
+        >>> epochs_in_time(spent=8.0, last_epoch_s=3.0, epochs_done=3, seconds=15.0)
+        5
+    """
+    return epochs_done + max(0, int((seconds - spent) / max(last_epoch_s, 1e-9)))
+
+
+def _time_budget(seconds: float, schedule: Any = None, steps_per_epoch: int = 0,
+                 planned_epochs: int = 0) -> Any:
     """A callback that stops training when ``seconds`` ran out, or at the end of an epoch
     after which another epoch as long as the last one would overrun them. The first epoch
-    (it carries the tracing) is not used to predict the next."""
+    (it carries the tracing) is not used to predict the next.
+
+    With a ``schedule.Sweepable`` it also follows the clock: when fewer than
+    ``planned_epochs`` will fit, the schedule is shortened to end with the last epoch that
+    does (``Sweepable.end_at``), so the rate anneals before the budget stops the run
+    instead of stopping it at a high rate; and the run stops where the schedule ends.
+    """
     import keras
 
     class TimeBudget(keras.callbacks.Callback):
@@ -82,6 +100,8 @@ def _time_budget(seconds: float) -> Any:
             self.epochs = 0
             self.hit = False
             self.times: list[float] = []
+            self.end = planned_epochs
+            self.shortened: list[dict[str, int]] = []
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             now = time.perf_counter()
@@ -91,6 +111,19 @@ def _time_budget(seconds: float) -> Any:
             if out_of_time(now - self.start, epoch_s, self.epochs, seconds):
                 self.hit = True
                 self.model.stop_training = True
+                return
+            if schedule is None or self.epochs < 2:
+                return
+            if self.epochs >= self.end:  # the shortened schedule is over
+                self.hit = True
+                self.model.stop_training = True
+                return
+            fit_in = epochs_in_time(now - self.start, epoch_s, self.epochs, seconds)
+            if fit_in < self.end:
+                step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+                if schedule.end_at(step, step + (fit_in - self.epochs) * steps_per_epoch):
+                    self.end = fit_in
+                    self.shortened.append({"after_epoch": self.epochs, "epochs": fit_in})
 
     return TimeBudget()
 
@@ -116,13 +149,13 @@ def train(recipe: Recipe, data: Data, backup_dir: str | Path | None = None,
     """
     import keras
 
+    from convergent.trainer.schedule import sweepable_of
+
     keras.utils.set_random_seed(seed)
     if model is None:
         model = build_model(recipe, data)
         compile_model(model, recipe, data.steps_per_epoch)
     else:
-        from convergent.trainer.schedule import sweepable_of
-
         schedule = sweepable_of(model)
         if schedule is None:
             raise ValueError("train(model=...) takes a model from lr_range.sweep_model; "
@@ -131,7 +164,8 @@ def train(recipe: Recipe, data: Data, backup_dir: str | Path | None = None,
         schedule.retarget(recipe, data.steps_per_epoch)
     cbs = build_callbacks(recipe, backup_dir, has_validation=data.val is not None)
     cbs.append(keras.callbacks.TerminateOnNaN())
-    budget = _time_budget(budget_s) if budget_s else None
+    budget = _time_budget(budget_s, sweepable_of(model), data.steps_per_epoch,
+                          recipe.fit.epochs) if budget_s else None
     if budget is not None:
         cbs.append(budget)
     cbs += list(callbacks)
@@ -146,6 +180,7 @@ def train(recipe: Recipe, data: Data, backup_dir: str | Path | None = None,
                      bool(budget and budget.hit))
     if budget is not None:  # each epoch's wall time (the first carries the tracing)
         result.metrics["epoch_seconds"] = [round(t, 3) for t in budget.times]
+        result.metrics["schedule_shortened"] = budget.shortened
     if data.val is not None:
         ev = model.evaluate(data.val, verbose=0, return_dict=True)
         acc = float(ev.get("accuracy", 0.0))
