@@ -8,7 +8,7 @@ function runs in a process pool here and could run as a Ray Data ``map_batches``
 Dask ``map_partitions`` task on a cluster. An image's facts do not depend on which other
 images share its batch.
 
-Facts (the columns of ``COLUMNS`` plus two embedding matrices):
+Facts (the columns of ``COLUMNS`` plus the matrices of ``MATRICES``):
   size_bytes, ok, error, width, height, mode, bands, chan_diff (mean |R-G|,|G-B| in 0-255),
   bright (mean luminance 0-1), lum_std, p01/p99 (luminance percentiles), range16 (max-min
   of a 16x16 area average: contrast without noise; on the principal colour axis), blur
@@ -17,7 +17,8 @@ Facts (the columns of ``COLUMNS`` plus two embedding matrices):
   halves), md5 (of the decoded pixels),
   dhash/phash (64-bit), g32 (32x32 gray, standardized),
   emb (16x16 gray, background-canonical sign, unit norm) and hog (4x4 cells x 9 unsigned
-  orientations, unit norm).
+  orientations, unit norm); hog_n / emb_n / spec, the same of the moment-normalized
+  thumbnail and its power spectrum (``convergent.data.shape``, for the label model).
 
 Example:
     >>> import numpy as np
@@ -42,6 +43,7 @@ from PIL import Image, UnidentifiedImageError
 from scipy.fft import dctn
 
 from convergent.data.resample import resize_many
+from convergent.data.shape import SPECTRUM_BANDS, moment_normalized, spectrum
 
 # Long side images are reduced to before statistics: brightness, contrast and colour
 # statistics of a 256 px reduction match full resolution within ~1 % (area averaging),
@@ -85,11 +87,21 @@ BATCH_VALUES = 2**20
 Meta = tuple[str, int, int, int]  # mode, bands, width, height of the file (before reduction)
 
 
+# The per-image matrices beside COLUMNS: name -> (width, dtype). hog_n / emb_n are the HOG
+# and gray embedding of the moment-normalized thumbnail and spec its power spectrum
+# (``convergent.data.shape``), the label model's per-image inputs: computed here, in the
+# parallel pass, rather than by the checks on one core afterwards.
+MATRICES: dict[str, tuple[int, Any]] = {
+    "emb": (EMB_DIM, np.float32), "hog": (HOG_DIM, np.float32),
+    "g32": (HASH_PX * HASH_PX, np.float16), "hog_n": (HOG_DIM, np.float32),
+    "emb_n": (EMB_DIM, np.float32), "spec": (SPECTRUM_BANDS, np.float32),
+}
+
+
 def _empty(error: str, size_bytes: int = 0) -> dict[str, Any]:
     f: dict[str, Any] = {k: (0 if np.dtype(t).kind in "iuf" else "") for k, t in COLUMNS.items()}
     f.update(ok=False, error=error, size_bytes=size_bytes, mode="",
-             emb=np.zeros(EMB_DIM, np.float32), hog=np.zeros(HOG_DIM, np.float32),
-             g32=np.zeros(HASH_PX * HASH_PX, np.float16))
+             **{k: np.zeros(w, t) for k, (w, t) in MATRICES.items()})
     return f
 
 
@@ -188,9 +200,8 @@ def empty_columns(n: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, t in COLUMNS.items():
         out[k] = np.full(n, "", object) if np.dtype(t) == object else np.zeros(n, t)
-    out["emb"] = np.zeros((n, EMB_DIM), np.float32)
-    out["hog"] = np.zeros((n, HOG_DIM), np.float32)
-    out["g32"] = np.zeros((n, HASH_PX * HASH_PX), np.float16)
+    for k, (w, t) in MATRICES.items():
+        out[k] = np.zeros((n, w), t)
     return out
 
 
@@ -275,7 +286,13 @@ def _batch(x: np.ndarray, out: dict[str, Any], rows: np.ndarray) -> None:
     out["phash"][rows] = phash(g32)
     out["emb"][rows] = gray_embedding(g32)
     out["hog"][rows] = hog(g32)
-    out["g32"][rows] = thumb32(g32)
+    thumb = thumb32(g32)
+    out["g32"][rows] = thumb
+    # the label model's inputs, from the stored (float16) thumbnail as the checks read it
+    gn = moment_normalized(thumb)
+    out["hog_n"][rows] = hog(gn)
+    out["emb_n"][rows] = gray_embedding(gn)
+    out["spec"][rows] = spectrum(thumb)
 
 
 def structure(ch: np.ndarray, lum: np.ndarray) -> np.ndarray:
@@ -484,8 +501,8 @@ def shard_facts(root: str, relpaths: list[str]) -> dict[str, Any]:
     """Facts of a shard of files under ``root``, as columns; each file is read once.
 
     A pure function of its arguments (reads only; never writes), so shards can be mapped
-    by a process pool, Ray Data or Dask. Returns ``{column: np.ndarray}`` plus ``emb``
-    (n, 256) and ``hog`` (n, 144) float32 and ``g32`` (n, 1024) float16 matrices.
+    by a process pool, Ray Data or Dask. Returns ``{column: np.ndarray}`` plus the
+    (n, width) matrices of ``MATRICES``.
     """
     n = len(relpaths)
     sizes = np.zeros(n, np.int64)
@@ -524,12 +541,8 @@ def columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, t in COLUMNS.items():
         out[k] = np.array([r[k] for r in rows], dtype=t) if rows else np.zeros(0, t)
-    out["emb"] = (np.stack([r["emb"] for r in rows]) if rows
-                  else np.zeros((0, EMB_DIM), np.float32)).astype(np.float32)
-    out["hog"] = (np.stack([r["hog"] for r in rows]) if rows
-                  else np.zeros((0, HOG_DIM), np.float32)).astype(np.float32)
-    out["g32"] = (np.stack([r["g32"] for r in rows]) if rows
-                  else np.zeros((0, HASH_PX * HASH_PX), np.float16)).astype(np.float16)
+    for k, (w, t) in MATRICES.items():
+        out[k] = (np.stack([r[k] for r in rows]) if rows else np.zeros((0, w), t)).astype(t)
     return out
 
 

@@ -4,7 +4,8 @@
 ``ProcessPoolExecutor`` (all cores), and copies each shard's columns into preallocated
 columns as it arrives: a pandas DataFrame (one row per file) plus the embedding matrices.
 Memory grows with the number of files (~3.6 kB per image: the 16x16 and HOG embeddings
-and the 32x32 float16 gray copy), never with image size.
+and the 32x32 float16 gray copy; 1.6 kB more for the label model's per-image inputs until
+the checks have combined them), never with image size.
 
 Example:
     >>> t = table_from_arrays(np.zeros((2, 8, 8), np.uint8), np.array([0, 1]))  # doctest: +SKIP
@@ -49,6 +50,9 @@ class Table:
     emb: np.ndarray  # (n, 256) float32, rows of undecodable files are zeros
     hog: np.ndarray  # (n, 144) float32
     g32: np.ndarray  # (n, 1024) float16: 32x32 gray, standardized (near-copy alignment)
+    # the label model's per-image inputs (features.MATRICES), or None: the checks then
+    # compute them from g32; ``checks.embedding.features`` releases them once combined
+    shape_n: dict[str, np.ndarray] | None = None
     root: str = ""
     source: str = "folder"  # "folder" or "arrays"
     classes: dict[str, list[str]] = field(default_factory=dict)  # split -> class names
@@ -111,7 +115,7 @@ def build_table(root: str, files: list[FileEntry], progress: Progress | None = N
     df = pd.DataFrame({"rel": rels, "cls": [f.cls for f in files],
                        "split": [f.split for f in files],
                        **{k: cols[k] for k in features.COLUMNS}})
-    return Table(df, cols["emb"], cols["hog"], cols["g32"], root=root)
+    return Table(df, cols["emb"], cols["hog"], cols["g32"], _shape_n(cols), root=root)
 
 
 # glibc malloc settings of the decoding workers (their own processes, never the caller's):
@@ -139,6 +143,10 @@ def _worker_init() -> None:
         libc.mallopt(_M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD)
     except (OSError, AttributeError):  # not glibc: the defaults stay
         pass
+
+
+def _shape_n(cols: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: cols[k] for k in ("hog_n", "emb_n", "spec")}
 
 
 def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -183,7 +191,8 @@ def table_from_arrays(x: np.ndarray, y: np.ndarray | None, x_val: np.ndarray | N
     df = pd.DataFrame({"rel": rels, "cls": cls, "split": split,
                        **{k: cols[k] for k in features.COLUMNS}})
     classes = {s: sorted(set(df.loc[df.split == s, "cls"]), key=_num) for s in set(split)}
-    return Table(df, cols["emb"], cols["hog"], cols["g32"], source="arrays", classes=classes)
+    return Table(df, cols["emb"], cols["hog"], cols["g32"], _shape_n(cols), source="arrays",
+                 classes=classes)
 
 
 def _range(x: np.ndarray) -> tuple[float, float]:
