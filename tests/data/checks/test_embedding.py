@@ -136,3 +136,18 @@ def test_spectrum_from_the_half_spectrum_equals_the_full_fft():
     s = np.stack([power[:, band == b].sum(axis=1) for b in range(SPECTRUM_BANDS)], axis=1)
     ref = np.log(s / s.sum(axis=1, keepdims=True) + 1e-6)
     assert np.allclose(spectrum(g), ref, atol=1e-4)
+
+
+def test_features_from_the_per_image_pass_equal_those_computed_by_the_checks():
+    from convergent.data.table import table_from_arrays
+
+    rng = np.random.default_rng(4)
+    x = np.zeros((40, 32, 32), np.uint8)
+    for i in range(40):  # squares of random sizes and places; a few blank images
+        y0, x0, s = rng.integers(0, 20), rng.integers(0, 20), rng.integers(3, 12)
+        x[i, y0:y0 + s, x0:x0 + s] = 200 if i % 9 else 0
+    t = table_from_arrays(x, np.arange(40) % 2)
+    assert t.shape_n is not None
+    from_pass = features(Context(table=t, seed=0))
+    assert t.shape_n is None  # released once combined
+    assert np.array_equal(from_pass, features(Context(table=t, seed=0)))  # recomputed
