@@ -128,3 +128,27 @@ def test_early_stopping_settings_are_read_from_the_callbacks() -> None:
         "patience": 0, "monitor": "val_accuracy"}
     assert early_stopping_facts([keras.callbacks.History()]) is None
     assert early_stopping_facts(None) is None
+
+
+def test_minor_image_audit_items_are_set_aside_not_reported() -> None:
+    from convergent.findings import Finding, Severity
+    from convergent.training._inject.hook import _set_aside_minor
+    from convergent.training.run import build_report
+
+    def f(code: str, sev: Severity) -> Finding:
+        return Finding(code, sev, 0.9, code, "", {"files": ["a.png"]})
+
+    found = [f("DATA_LABEL_NOISE", Severity.INFO), f("DATA_DUPLICATES", Severity.WARNING),
+             f("DATA_IMBALANCE", Severity.INFO), f("DATA_OUTLIER", Severity.INFO)]
+    record: dict = {"index": 1}
+    kept = _set_aside_minor(found, record)
+    # a share <= 1 % cannot stop convergence; warnings and class-level advice stay
+    assert [k.code.value for k in kept] == ["DATA_DUPLICATES", "DATA_IMBALANCE"]
+    assert [d["code"] for d in record["data_audit"]] == ["DATA_LABEL_NOISE", "DATA_OUTLIER"]
+    result = {"returncode": 0, "status": "finished", "seconds": 1.0, "stderr_tail": ""}
+    r = build_report(["python", "t.py"], result,
+                     [{"fits": [dict(record, status="done",
+                                     pre_fit=[k.to_dict() for k in kept])]}])
+    assert "DATA_LABEL_NOISE" not in r.codes and "DATA_DUPLICATES" in r.codes
+    assert [d["code"] for d in r.metrics["data_audit"]] == ["DATA_LABEL_NOISE", "DATA_OUTLIER"]
+    assert "2 minor" in r.metrics["summary"]["data_audit"]

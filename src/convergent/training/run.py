@@ -253,6 +253,10 @@ def build_report(command: list[str], result: dict[str, Any],
         summary["exception"] = f"{exception.get('type')}: {exception.get('message', '')}"[:300]
     if note:
         summary["note"] = note
+    audit = [dict(d, fit=f.get("index")) for f in fits for d in f.get("data_audit", [])]
+    if audit:
+        summary["data_audit"] = (f"{len(audit)} minor item(s), each <= 1 % of the images: "
+                                 "metrics.data_audit; `convergent scan` lists all")
     last = fit_metrics[-1] if fit_metrics else {}
     metrics: dict[str, Any] = {
         "summary": summary,
@@ -262,6 +266,7 @@ def build_report(command: list[str], result: dict[str, Any],
         "fits": fit_metrics,
         "history": last.get("history", {}),
         "finding_epochs": finding_epochs,
+        "data_audit": audit,
     }
     repair_steps = [dict(st, fit=f.get("index")) for f in fits
                     for st in (f.get("repair") or {}).get("steps", [])]

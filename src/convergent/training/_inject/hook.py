@@ -351,7 +351,8 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
             notes.append("input checks skipped: convergent.data.arrays is not available")
         except Exception as e:  # noqa: BLE001
             notes.append(f"input checks failed: {type(e).__name__}: {e}")
-        findings += _image_checks(x, y, x_val, y_val, n_train, record)
+        findings += _set_aside_minor(_image_checks(x, y, x_val, y_val, n_train, record),
+                                     record)
         sample = x[:LOADER_SAMPLE]
     elif x is not None:
         kind = "tf.data" if hasattr(x, "element_spec") else type(x).__name__
@@ -394,7 +395,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
         else:
             notes.append(f"{kind} input not read before training: replaying it would change "
                          "its shuffle/augmentation order (the run must stay identical)")
-        findings += _folder_checks(x, record)
+        findings += _set_aside_minor(_folder_checks(x, record), record)
     if probe is None and x_val is not None and y_val is not None:
         probe = (x_val, y_val)
     if sample is None and probe is not None and probe[0] is not None:
@@ -474,6 +475,26 @@ def _input_shape(model: Any, sample: Any) -> tuple[int, ...]:
     if isinstance(shape, tuple) and shape[1:] and all(isinstance(d, int) for d in shape[1:]):
         return tuple(shape[1:])
     return tuple(np.shape(sample)[1:])
+
+
+# Image-audit codes whose INFO severity means a minor share of the images (<= 1 %, the
+# data checks' MINOR_FRACTION, or leakage within the validation accuracy's binomial SE):
+# by that rule they cannot explain a run that does not converge, so `run` lists them in
+# metrics["data_audit"] instead of among its findings; `convergent scan` reports them all.
+MINOR_AUDIT_CODES = frozenset({
+    "DATA_LABEL_NOISE", "DATA_DUPLICATES", "DATA_LEAKAGE", "DATA_OUTLIER", "DATA_DARK",
+    "DATA_BRIGHT", "DATA_LOW_CONTRAST", "DATA_BLURRY", "DATA_ODD_SIZE",
+    "DATA_GRAYSCALE_AS_RGB"})
+
+
+def _set_aside_minor(found: list[Any], record: dict[str, Any]) -> list[Any]:
+    """``found`` without its minor image-audit items, which go to ``record["data_audit"]``."""
+    minor = [f for f in found if getattr(getattr(f, "code", None), "value", None)
+             in MINOR_AUDIT_CODES and getattr(f.severity, "value", None) == "info"]
+    if not minor:
+        return found
+    record.setdefault("data_audit", []).extend(f.to_dict() for f in minor)
+    return [f for f in found if f not in minor]
 
 
 def _image_checks(x: Any, y: Any, x_val: Any, y_val: Any, n_train: int,
