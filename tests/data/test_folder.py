@@ -66,3 +66,13 @@ def test_bad_input_messages(tmp_path, setup, message):
         (root / "cat" / "a.txt").write_text("x")
     with pytest.raises(BadInputError, match=message):
         discover(root)
+
+
+@pytest.mark.parametrize("name", ["a.png", "..png", ".png", "x.", "x", "a.b.JPG", "._x.jpg", "a..", "."],
+                         ids=lambda n: repr(n))
+def test_suffix_is_pathlibs(name):
+    from pathlib import Path
+
+    from convergent.data.folder import _suffix
+
+    assert _suffix(name) == Path(name).suffix
