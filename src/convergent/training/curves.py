@@ -1003,7 +1003,7 @@ def _vanishing_signal(facts: RunFacts) -> bool:
                  # beyond the ~10x swings of healthy training (Pascanu et al. 2013 clip at
                  # a few times the typical norm)
                  GROWTH=1e3,
-                 # a layer's weights at least doubled between two samples ...
+                 # the weights (all layers) at least doubled between two samples ...
                  WEIGHT_GROWTH=2.0,
                  # ... at a pace of more than 0.1 of their size per step: by the triangle
                  # inequality some step changed them by >= (growth - 1) / steps, and 0.1 is
@@ -1034,14 +1034,16 @@ def check_exploding(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
 
 
 def _weights_blown_up(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
-    """Exploding updates seen in the weights: between two samples a layer's weights grew
-    WEIGHT_GROWTH-fold at more than WEIGHT_STEP_HIGH of their size per step.
+    """Exploding updates seen in the weights: between two samples the network's weights
+    (all layers together) grew WEIGHT_GROWTH-fold at more than WEIGHT_STEP_HIGH of their
+    size per step.
 
     The gradient samples can miss the burst (a few steps of growth, then dead units whose
-    gradients are tiny); the weights keep it. Only for plain SGD (with or without
-    momentum), whose step is the gradient times a fixed rate: adaptive optimizers bound
-    each step by the rate, so their weights growing this fast is a rate problem
-    (TRAIN_LR_TOO_HIGH), not the gradients'.
+    gradients are tiny); the weights keep it. All layers together, so that one layer
+    initialised tiny (a near-zero head) growing to its working size does not count. Only
+    for plain SGD (with or without momentum), whose step is the gradient times a fixed
+    rate: adaptive optimizers bound each step by the rate, so their weights growing this
+    fast is a rate problem (TRAIN_LR_TOO_HIGH), not the gradients'.
     """
     w = facts.weight_norms
     if str((facts.optimizer or {}).get("name", "")).lower() != "sgd" or not w \
@@ -1049,28 +1051,31 @@ def _weights_blown_up(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         return []
     vals = np.array(w["values"], dtype=float)
     steps = np.array(w.get("steps") or [], dtype=float)
-    if steps.size != len(vals):
+    if steps.size != len(vals) or vals.ndim != 2:
         return []
+    total = np.sqrt(np.sum(np.square(vals), axis=1))
     for i in range(1, len(vals)):
         k = steps[i] - steps[i - 1]
-        before, now = vals[i - 1], vals[i]
-        ok = np.isfinite(before) & np.isfinite(now) & (before > 0) & (k > 0)
-        if not ok.any():
+        if not (np.isfinite(total[i - 1]) and np.isfinite(total[i]) and total[i - 1] > 0
+                and k > 0):
             continue
-        growth = np.where(ok, now / np.where(before > 0, before, 1.0), 0.0)
-        pace = (growth - 1.0) / max(k, 1.0)
-        hit = ok & (growth >= p["WEIGHT_GROWTH"]) & (pace > p["WEIGHT_STEP_HIGH"])
-        if not hit.any():
+        growth = total[i] / total[i - 1]
+        pace = (growth - 1.0) / k
+        if growth < p["WEIGHT_GROWTH"] or pace <= p["WEIGHT_STEP_HIGH"]:
             continue
-        j = int(np.argmax(np.where(hit, growth, 0.0)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_layer = np.where(vals[i - 1] > 0, vals[i] / vals[i - 1], 0.0)
+        j = int(np.nanargmax(np.nan_to_num(per_layer, nan=0.0, posinf=0.0)))
         layer = (w.get("layers") or [f"layer {j}"] * (j + 1))[j]
         return [make_finding(
             Code.TRAIN_EXPLODING_GRADIENTS, Severity.WARNING, 0.7, "Exploding updates",
-            f"The weights of {layer} grew {growth[j]:.1f}x in {int(k)} steps (at least "
-            f"{pace[j]:.2g} of their size per step; healthy steps are ~0.001): the "
-            "gradient steps are blowing up. Clip gradients and lower the learning rate.",
-            {"layer": layer, "weight_growth": float(growth[j]), "steps": int(k),
-             "min_step_ratio": float(pace[j]), "growth_threshold": p["WEIGHT_GROWTH"],
+            f"The network's weights grew {growth:.1f}x in {int(k)} steps (at least "
+            f"{pace:.2g} of their size per step; healthy steps are ~0.001), {layer}'s "
+            f"{per_layer[j]:.1f}x: the gradient steps are blowing up. Clip gradients and "
+            "lower the learning rate.",
+            {"weight_growth": float(growth), "steps": int(k), "min_step_ratio": float(pace),
+             "layer": layer, "layer_growth": float(per_layer[j]),
+             "growth_threshold": p["WEIGHT_GROWTH"],
              "step_ratio_threshold": p["WEIGHT_STEP_HIGH"], "from_step": int(steps[i - 1])},
             _sample_epoch(w, i), "grad_clip", "lower_lr", began_step=_sample_step(w, i))]
     return []
