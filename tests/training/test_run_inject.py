@@ -152,3 +152,27 @@ def test_minor_image_audit_items_are_set_aside_not_reported() -> None:
     assert "DATA_LABEL_NOISE" not in r.codes and "DATA_DUPLICATES" in r.codes
     assert [d["code"] for d in r.metrics["data_audit"]] == ["DATA_LABEL_NOISE", "DATA_OUTLIER"]
     assert "2 minor" in r.metrics["summary"]["data_audit"]
+
+
+def test_unfreezing_after_compile_without_recompiling_is_found() -> None:
+    import keras
+
+    from convergent.training._inject.hook import _trainable_since_compile
+
+    base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu")])
+    model = keras.Sequential([base, keras.layers.Dense(2, activation="softmax")])
+    base.trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = np.zeros((8, 4), "float32"), np.zeros(8, "int64")
+    assert _trainable_since_compile(model) == []  # first fit: nothing to compare
+    model.fit(x, y, epochs=1, verbose=0)
+    base.trainable = True  # no compile(): the traced step keeps the old variables
+    found = _trainable_since_compile(model)
+    if keras.backend.backend() == "torch":
+        assert found == []
+        return
+    assert [f.code.value for f in found] == ["MODEL_FROZEN"] and found[0].evidence["unfrozen"]
+    model.fit(x, y, epochs=1, verbose=0)
+    base.trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy")  # changed and recompiled: fine
+    assert _trainable_since_compile(model) == []

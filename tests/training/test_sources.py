@@ -204,3 +204,28 @@ def test_maps_that_draw_random_numbers_are_not_replayed(stage):
           "filter": lambda d: d.filter(lambda a, b: b > 0).map(lambda a, b: (a / 255, b))
           .batch(8)}[stage](ds)
     assert sources.replayed_sample(ds) is None
+
+
+def test_folder_loader_gives_class_count_probe_and_labels_for_the_lint(tmp_path):
+    import keras
+
+    from convergent.training._inject.hook import _lint
+
+    folder = _digit_folder(tmp_path)
+    ds = keras.utils.image_dataset_from_directory(
+        folder, image_size=(8, 8), color_mode="grayscale", batch_size=4, verbose=False)
+    record: dict = {"notes": []}
+    facts, probe, _ = read_fit_arguments({"x": ds.prefetch(1)}, record)
+    assert facts["n_classes"] == 10 and facts["majority_fraction"] == pytest.approx(0.1)
+    px, py = probe
+    assert px.shape[1:] == (8, 8, 1) and px.max() > 1 and set(py.tolist()) <= set(range(10))
+    # one sigmoid unit and a binary loss for 10 classes: the lint sees the class count
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    found = _lint(model, {"x": ds}, facts, record, probe)
+    assert "MODEL_LOSS_MISMATCH" in [f.code.value for f in found]
+    # a map after the loader keeps the class count (labels re-encoded, not renumbered)
+    onehot = ds.map(lambda a, b: (a / 255.0, tf.one_hot(b, 10)))
+    facts, probe, _ = read_fit_arguments({"x": onehot}, {"notes": []})
+    assert facts["n_classes"] == 10 and probe[1].shape[1:] == (10,)

@@ -370,9 +370,13 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
             facts["n_train"] = x.n
         loader = sources.loader_files(x)
         replayed = None if loader is not None else sources.replayed_sample(x)
+        classes = sources.loader_classes(x)
+        if classes and "n_classes" not in facts:
+            facts.update(classes)
         if loader is not None:
             sample = sources.decode_sample(loader)
             findings += _loader_range(sample, notes)
+            probe = probe or sources.loader_probe(x)
         elif replayed is not None:  # map stages called again on a sample of the source
             sample = replayed[0]
             findings += _loader_range(sample, notes)
@@ -537,18 +541,73 @@ def early_stopping_facts(callbacks: Any) -> dict[str, Any] | None:
     return None
 
 
+# model -> ids of its trainable variables when its last fit began (weak: never keeps a
+# model alive). Read only, the model is not touched.
+_TRAINABLE_AT_FIT: Any = None
+
+
+def _trainable_since_compile(model: Any) -> list[Any]:
+    """MODEL_FROZEN when ``trainable`` flags changed after a fit without a new ``compile``.
+
+    TensorFlow and JAX trace the training step once, with the trainable variables of that
+    moment (Keras caches ``train_function`` until ``compile`` resets it): layers unfrozen
+    later are never updated, layers frozen later still are (Keras docs, "transfer learning":
+    call compile() again after changing trainable). torch steps eagerly and its optimizer
+    refuses variables it was not built with, so the change is visible there anyway.
+    """
+    import weakref
+
+    import keras
+
+    global _TRAINABLE_AT_FIT
+    if _TRAINABLE_AT_FIT is None:
+        _TRAINABLE_AT_FIT = weakref.WeakKeyDictionary()
+    try:
+        now = {id(v): getattr(v, "path", v.name) for v in model.trainable_variables}
+        before = _TRAINABLE_AT_FIT.get(model)
+        _TRAINABLE_AT_FIT[model] = now
+    except TypeError:  # not weak-referenceable or hashable: nothing to compare
+        return []
+    stale = getattr(model, "train_function", None) is not None
+    if before is None or not stale or keras.backend.backend() == "torch" or now == before:
+        return []
+    from convergent.findings import Code, Finding, Severity
+    from convergent.remedies.catalog import remedies_for
+
+    added = [now[i] for i in now if i not in before]
+    dropped = [before[i] for i in before if i not in now]
+    if added:
+        title = f"{len(added)} weight(s) unfrozen after compile are not trained"
+        why = ("trainable was set to True after the model was compiled and fitted; the "
+               "compiled training step still updates only the weights trainable back then. "
+               "Call model.compile(...) again after changing trainable.")
+    else:
+        title = f"{len(dropped)} weight(s) frozen after compile are still trained"
+        why = ("trainable was set to False after the model was compiled and fitted; the "
+               "compiled training step still updates them. Call model.compile(...) again "
+               "after changing trainable.")
+    return [Finding(Code.MODEL_FROZEN, Severity.ERROR if added else Severity.WARNING, 0.9,
+                    title, why, {"unfrozen": added[:20], "frozen": dropped[:20],
+                                 "recompiled": False}, remedies_for(Code.MODEL_FROZEN))]
+
+
 def _lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
-          record: dict[str, Any]) -> list[Any]:
+          record: dict[str, Any], probe: tuple[Any, Any] | None = None) -> list[Any]:
+    """The model lint, with the labels ``fit`` got, or else the probe batch's labels (their
+    format: sparse or one-hot) and the class count read from the input."""
     try:
         from convergent.model.lint import lint
     except ImportError:
         record["notes"].append("model lint skipped: convergent.model.lint is not available")
         return []
     y = arguments.get("y") if _is_array(arguments.get("y")) else None
+    given = y is not None
+    if not given and probe is not None and _is_array(probe[1]) and facts.get("n_classes"):
+        y = probe[1]  # a sample may miss classes: only with the count known otherwise
     try:
         with rng_guard():
             rep = lint(model, y=None if y is None else _numpy(y),
-                       n_classes=None if y is not None else facts.get("n_classes"),
+                       n_classes=None if given else facts.get("n_classes"),
                        n_samples=facts.get("n_train"))
         return list(rep.findings)
     except Exception as e:  # noqa: BLE001 - lint must never break the run
@@ -600,7 +659,8 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
         from convergent.training.monitor import Monitor
 
         facts, probe, data_findings = read_fit_arguments(arguments, record, model)
-        lint_findings = _lint(model, arguments, facts, record)
+        lint_findings = _lint(model, arguments, facts, record, probe) \
+            + _trainable_since_compile(model)
         _probe_loss(model, facts, record)
         pre_findings = [f for f in data_findings + lint_findings if isinstance(f, Finding)]
         record["pre_fit"] = [f.to_dict() for f in pre_findings]

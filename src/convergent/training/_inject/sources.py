@@ -34,6 +34,9 @@ VALUE_PRESERVING = ("prefetch", "cache", "repeat", "options", "shuffle", "batch"
 # Files decoded to measure a folder loader's value range: the range statistics are
 # stable to a few % from a few hundred images (binomial/quantile error ~1/sqrt(n)).
 LOADER_SAMPLE = 256
+# Source elements replayed through map stages: enough for the value-range statistics of
+# check_summaries (quantiles over >= 64 images x their pixels) and a probe batch.
+REPLAY_SAMPLE = 64
 
 
 def _chain(ds: Any) -> Iterator[Any]:
@@ -117,6 +120,44 @@ def loader_files(ds: Any) -> list[str] | None:
     return None
 
 
+def _loader_stage(ds: Any) -> Any:
+    """The ``image_dataset_from_directory`` stage a pipeline reads from (through any
+    single-input stages), or ``None``."""
+    for d in _chain(ds):
+        if file_paths(d, ("file_paths",)):
+            return d
+    return None
+
+
+def loader_classes(ds: Any) -> dict[str, Any] | None:
+    """``n_classes`` and majority share of a folder loader, from its class names and the
+    class folder of each file (later maps may re-encode labels, not their number)."""
+    from collections import Counter
+    from pathlib import Path
+
+    d = _loader_stage(ds)
+    names = list(getattr(d, "class_names", None) or []) if d is not None else []
+    if not names:
+        return None
+    counts = Counter(Path(p).parent.name for p in file_paths(d, ("file_paths",)) or [])
+    total = sum(counts[c] for c in names)
+    return {"n_classes": len(names),
+            "majority_fraction": max(counts[c] for c in names) / total if total else None}
+
+
+def loader_probe(ds: Any, n: int = REPLAY_SAMPLE) -> Any:
+    """``(x, y)`` of ``n`` of a folder loader's files decoded as it decodes them, when only
+    value-preserving stages follow it (what ``fit`` receives); else ``None``."""
+    files = loader_files(ds)
+    if not files:
+        return None
+    try:
+        batch = _loader_batch(_loader_stage(ds), files, n)
+    except Exception:  # noqa: BLE001 - an odd loader: no probe
+        return None
+    return batch if isinstance(batch, tuple) else None
+
+
 def file_paths(d: Any, attrs: tuple[str, ...] = ("file_paths", "filepaths")) -> list[str] | None:
     """The file list a loader object exposes (``file_paths`` of
     ``image_dataset_from_directory``, ``filepaths`` of ``flow_from_directory``)."""
@@ -153,9 +194,6 @@ def decode_sample(files: list[str], n: int = LOADER_SAMPLE) -> np.ndarray | None
 # the same function advances), state writes, Python callbacks (anything at all) and
 # nested datasets / iterators (tf.raw_ops catalogue).
 UNSAFE_OPS = ("Random", "Assign", "PyFunc", "Dataset", "Iterator", "Scatter")
-# Source elements replayed through map stages: enough for the value-range statistics of
-# check_summaries (quantiles over >= 64 images x their pixels) and a probe batch.
-REPLAY_SAMPLE = 64
 
 
 def _op_types(fn: Any) -> set[str]:
