@@ -42,6 +42,9 @@ OUTLIER_K = 5  # neighbours for the kNN distance (as in kNN outlier scores, Rama
 # Random pairs of a class drawn to estimate its median pairwise distance: the standard
 # error of a median from 2,000 draws is ~3 % of the spread (sqrt(pi/2)/sqrt(n) sigma).
 PAIRS = 2000
+# Pairs differenced at once: 256 x 551 float32 = 0.56 MB per temporary, in cache (all 2,000
+# at once took ~3x longer; measured, 150 x 551 features: 2.7-3.9 ms vs 1.0 ms).
+PAIR_CHUNK = 256
 # Weight of the image's own ratio against its neighbourhood's mean: equal (first
 # principles: the image and its surroundings are two views of the same question).
 OWN_WEIGHT = 0.5
@@ -85,7 +88,10 @@ def class_ratio(x: np.ndarray, k: int = OUTLIER_K, seed: int = 0) -> np.ndarray:
         a, b = rng.integers(n, size=PAIRS), rng.integers(n, size=PAIRS)
         same = a == b
         b[same] = (b[same] + 1) % n
-        pair = np.linalg.norm(x[a] - x[b], axis=1)
+        pair = np.empty(PAIRS, x.dtype)
+        for i in range(0, PAIRS, PAIR_CHUNK):  # the same row norms, on in-cache blocks
+            j = i + PAIR_CHUNK
+            pair[i:j] = np.linalg.norm(x[a[i:j]] - x[b[i:j]], axis=1)
     med = float(np.median(pair)) if pair.size else 0.0
     return knn / med if med > 1e-9 else np.zeros(n)
 
