@@ -38,7 +38,9 @@ def test_epochs_for_charges_the_training_runs_set_up_once():
         steps_per_epoch = 10
 
     # epoch 10 * 0.1 * 1.1 = 1.1 s; 20 s * 0.85 = 17 s: 15 epochs, 14 after 1 x 1 s set-up
+    # (the sweep's model reused), 13 after 2 x 1 s (a new model traces its train step too)
     assert epochs_for(20.0, 0.1, Data(), most=30) == 15
     assert epochs_for(20.0, 0.1, Data(), most=30, setup_seconds=1.0) == 14
+    assert epochs_for(20.0, 0.1, Data(), most=30, setup_seconds=1.0, setup_factor=2.0) == 13
     assert epochs_for(20.0, 0.1, Data(), most=10, setup_seconds=1.0) == 10
     assert epochs_for(0.5, 0.1, Data(), most=10) == 3  # MIN_EPOCHS

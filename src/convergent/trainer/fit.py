@@ -49,13 +49,16 @@ MIN_EPOCHS = 3
 # epoch (digits, mnist, animals seed 0, load 4.5-6.5, 2026-12-01; twice the set-up when it
 # traced its own train step too). 1.0 rounds the worst of them up.
 TRAIN_SETUP_FACTOR = 1.0
+# A training run on a new model (the repair loop's) traces its train step too: its first
+# epoch took ~2x the sweep's set-up beyond a normal one (animals, load 3.7, before trace once).
+FRESH_TRAIN_SETUP_FACTOR = 2.0
 # Kept back from the training's own budget for what follows it: the final evaluation, the
 # run's diagnosis and saving the model took 0.6-1.0 s (animals and mnist samples, load 4-6).
 FINISH_RESERVE_S = 1.5
 
 
 def epochs_for(seconds_left: float, step_seconds: float, data: Any, most: int,
-               setup_seconds: float = 0.0) -> int:
+               setup_seconds: float = 0.0, setup_factor: float = TRAIN_SETUP_FACTOR) -> int:
     """How many epochs fit in ``seconds_left``, so a one-cycle schedule can finish.
 
     Args:
@@ -64,10 +67,12 @@ def epochs_for(seconds_left: float, step_seconds: float, data: Any, most: int,
         data: the built data (its ``steps_per_epoch``).
         most: the recipe's epochs.
         setup_seconds: the range test's set-up time (tracing); the training run pays
-            ``TRAIN_SETUP_FACTOR`` times it once (its validation step's tracing).
+            ``setup_factor`` times it once: ``TRAIN_SETUP_FACTOR`` when it reuses the
+            sweep's model (only its validation step is traced), ``FRESH_TRAIN_SETUP_FACTOR``
+            on a new model.
     """
     epoch_s = step_seconds * data.steps_per_epoch * EPOCH_OVERHEAD
-    usable = seconds_left * BUDGET_MARGIN - TRAIN_SETUP_FACTOR * setup_seconds
+    usable = seconds_left * BUDGET_MARGIN - setup_factor * setup_seconds
     fit_in = int(usable / max(epoch_s, 1e-6))
     return max(MIN_EPOCHS, min(most, fit_in))
 
@@ -167,15 +172,18 @@ def fit(path: str | Path, repair: bool = False, budget: float | None = None,
             recipe = recipe.with_(fit={"epochs": epochs})
         data = build_data(recipe, images, seed=seed)
         # trace once: the range test runs on the training model itself, which the training
-        # then reuses (restored to its initial weights and optimizer state)
-        swept = sweep_model(recipe, data, seed) if can_sweep_in_place(recipe) else None
+        # then reuses (restored to its initial weights and optimizer state); the repair
+        # loop builds its own models
+        swept = sweep_model(recipe, data, seed) if can_sweep_in_place(recipe) and not repair \
+            else None
         lr_info = range_test(recipe, data, seed=seed, model=swept)
         if lr_info["suggested"]:
             recipe = recipe.with_(compile={"learning_rate": lr_info["suggested"]})
         if budget is not None and lr_info.get("step_seconds"):
             recipe = recipe.with_(fit={"epochs": epochs_for(
                 budget - (time.perf_counter() - t0), lr_info["step_seconds"], data,
-                recipe.fit.epochs, lr_info.get("setup_seconds") or 0.0)})
+                recipe.fit.epochs, lr_info.get("setup_seconds") or 0.0,
+                TRAIN_SETUP_FACTOR if swept is not None else FRESH_TRAIN_SETUP_FACTOR)})
         phases["range_test"] = time.perf_counter() - t0 - sum(phases.values())
         recipe_file.write_text(json.dumps({"recipe": recipe.to_dict(), "scan_remedies": applied},
                                           indent=1))
