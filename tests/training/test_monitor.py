@@ -170,3 +170,25 @@ def test_samples_after_the_first_stay_within_the_time_budget(monkeypatch) -> Non
     clock[0] += 5.0  # 39 s: 1.5 s would be 3.8 %
     assert not m._within_budget(100)
     assert Monitor(sample_every=25)._within_budget(25)  # an explicit interval is kept
+
+
+def test_subclassed_model_built_by_its_first_step_is_still_sampled() -> None:
+    class Deep(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = [keras.layers.Dense(16, activation="sigmoid") for _ in range(3)]
+            self.head = keras.layers.Dense(4, activation="softmax")
+
+        def call(self, x):
+            h = keras.ops.reshape(x, (keras.ops.shape(x)[0], -1))
+            for b in self.blocks:
+                h = b(h)
+            return self.head(h)
+
+    x, y = data()
+    mon = Monitor(sample_every=2, probe_data=(x, y))
+    fit(Deep(), x, y, keras.optimizers.SGD(0.01), epochs=1, callbacks=[mon])
+    facts = mon.run_facts()
+    assert facts.grad_norms and len(facts.grad_norms["layers"]) == 4
+    assert all(len(v) == 4 for v in facts.grad_norms["values"])
+    assert facts.weight_norms and all(len(v) == 4 for v in facts.weight_norms["values"])

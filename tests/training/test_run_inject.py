@@ -176,3 +176,31 @@ def test_unfreezing_after_compile_without_recompiling_is_found() -> None:
     base.trainable = False
     model.compile("adam", "sparse_categorical_crossentropy")  # changed and recompiled: fine
     assert _trainable_since_compile(model) == []
+
+
+def test_a_model_built_by_fit_is_linted_after_its_first_step() -> None:
+    import keras
+
+    from convergent.training._inject.hook import _late_lint, _lint
+
+    class Sigmoids(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = [keras.layers.Dense(16, activation="sigmoid") for _ in range(7)]
+            self.head = keras.layers.Dense(3, activation="softmax")
+
+        def call(self, x):
+            for b in self.blocks:
+                x = b(x)
+            return self.head(x)
+
+    model = Sigmoids()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = np.zeros((16, 4), "float32"), np.arange(16) % 3
+    record: dict = {"notes": []}
+    facts = {"n_classes": 3}
+    assert _lint(model, {"x": x, "y": y}, facts, record) == []  # not built yet: later
+    late = _late_lint(model, {"x": x, "y": y}, facts, record, None)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=late)
+    assert "MODEL_SATURATING_ACTIVATION" in [d["code"] for d in record["pre_fit"]]
+    assert any("built by fit" in n for n in record["notes"])

@@ -213,6 +213,9 @@ class Monitor(keras.callbacks.Callback):
         steps = (self.params or {}).get("steps") or 0
         self._every = int(self.sample_every or max(MIN_SAMPLE_EVERY,
                                                    math.ceil(steps / SAMPLES_PER_EPOCH)))
+        self._set_up()
+
+    def _set_up(self) -> None:
         try:
             self._setup_probe()
         except Exception as e:  # fail soft: curves still work without the probe
@@ -265,6 +268,15 @@ class Monitor(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         step = self._steps_done_before_epoch + batch
         self._global_step = step
+        if not self._groups and step > 0 and self.model.trainable_variables:
+            # a subclassed model is built by its first training step (TF, JAX): set up now,
+            # and drop what was sampled of the unbuilt model
+            for d in (self.grad, self.updates, self.wnorms, self.dead, self.saturated):
+                for k in ("steps", "epochs", "values", "per_layer"):
+                    if k in d:
+                        d[k] = []
+            self._snapshot = None
+            self._set_up()
         snap = self._snapshot
         if snap is not None and step > snap[0]:
             self._record_update_ratio(snap, step)

@@ -362,6 +362,8 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
             _replayable(val) else None
         if hasattr(x, "classes") and _is_array(getattr(x, "classes", None)):
             facts.update(label_facts(x.classes))  # DirectoryIterator's label array
+        elif _is_array(getattr(x, "y", None)) and hasattr(x, "n"):
+            facts.update(label_facts(x.y))  # ImageDataGenerator.flow's labels
         batch = getattr(x, "batch_size", None)
         batch = batch if isinstance(batch, int) else sources.batch_size(x)
         if batch:
@@ -595,6 +597,8 @@ def _lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
           record: dict[str, Any], probe: tuple[Any, Any] | None = None) -> list[Any]:
     """The model lint, with the labels ``fit`` got, or else the probe batch's labels (their
     format: sparse or one-hot) and the class count read from the input."""
+    if not getattr(model, "built", True):
+        return []  # built by fit itself: _late_lint runs it after the first step
     try:
         from convergent.model.lint import lint
     except ImportError:
@@ -613,6 +617,31 @@ def _lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
     except Exception as e:  # noqa: BLE001 - lint must never break the run
         record["notes"].append(f"model lint failed: {type(e).__name__}: {e}")
         return []
+
+
+def _late_lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
+               record: dict[str, Any], probe: tuple[Any, Any] | None) -> list[Any]:
+    """For a model that ``fit`` builds (subclassed, no input shape): a callback that runs
+    the lint once, after the first training step has built it (building it earlier would
+    draw its initial weights from a different random state than the user's run)."""
+    if getattr(model, "built", True):
+        return []
+    import keras
+
+    record["notes"].append("the model is built by fit itself: its lint ran after the "
+                           "first training step")
+
+    class LateLint(keras.callbacks.Callback):
+        done = False
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if LateLint.done:
+                return
+            LateLint.done = True  # once per fit call, also across repair's refits
+            found = _lint(model, arguments, facts, record, probe)
+            record.setdefault("pre_fit", []).extend(f.to_dict() for f in found)
+
+    return [LateLint()]
 
 
 def _probe_loss(model: Any, facts: dict[str, Any], record: dict[str, Any]) -> None:
@@ -669,9 +698,11 @@ def _fit(original: Callable[..., Any], model: Any, args: tuple, kwargs: dict[str
         stop_on = tuple(s for s in os.environ.get(ENV_STOP_ON, "").split(",") if s) or (
             ("error",) if repair else ())
 
+        late = _late_lint(model, arguments, facts, record, probe)
+
         def make_callbacks() -> tuple[Any, list[Any]]:
             mon = Monitor(stop_on=stop_on, probe_data=probe, facts=facts)
-            return mon, [mon, _flusher(mon, record)]
+            return mon, [mon, _flusher(mon, record), *late]
 
         callbacks = arguments.get("callbacks")
         if callbacks is None or isinstance(callbacks, (list, tuple)):
