@@ -47,6 +47,8 @@ def case(K: Any, make: Any, name: str) -> tuple[Any, dict[str, Any]]:
                                              SparseCategoricalCrossentropy(from_logits=True)),
                                 {"y": y}),
         "units_5": (lambda: make(K, *healthy[:-1], L.Dense(5, activation="softmax")), {"y": y}),
+        "bce_1_unit_10": (lambda: make(K, *healthy[:-1], L.Dense(1, activation="sigmoid"),
+                                       loss="binary_crossentropy"), {"y": y}),
         "binary_1_unit": (lambda: make(K, *healthy[:-1], L.Dense(1, activation="sigmoid"),
                                        loss="binary_crossentropy"), {"y": y % 2}),
         "sparse_cce": (lambda: make(K, *healthy, loss="categorical_crossentropy"), {"y": y}),
@@ -144,6 +146,8 @@ POSITIVE = [
     ("cce_1_sigmoid", "MODEL_LOSS_MISMATCH", "error"),
     ("softmax_from_logits", "MODEL_OUTPUT_ACTIVATION", "info"),
     ("units_5", "MODEL_OUTPUT_UNITS", "error"),
+    ("bce_1_unit_10", "MODEL_OUTPUT_UNITS", "error"),  # and MODEL_LOSS_MISMATCH: both fixes
+    ("bce_1_unit_10", "MODEL_LOSS_MISMATCH", "error"),
     ("sparse_cce", "MODEL_LOSS_MISMATCH", "error"),
     ("onehot_scce", "MODEL_LOSS_MISMATCH", "error"),
     ("mse", "MODEL_LOSS_MISMATCH", "warning"),

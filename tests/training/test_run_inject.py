@@ -138,20 +138,25 @@ def test_minor_image_audit_items_are_set_aside_not_reported() -> None:
     def f(code: str, sev: Severity) -> Finding:
         return Finding(code, sev, 0.9, code, "", {"files": ["a.png"]})
 
-    found = [f("DATA_LABEL_NOISE", Severity.INFO), f("DATA_DUPLICATES", Severity.WARNING),
-             f("DATA_IMBALANCE", Severity.INFO), f("DATA_OUTLIER", Severity.INFO)]
+    found = [f("DATA_LABEL_NOISE", Severity.INFO), f("DATA_LEAKAGE", Severity.WARNING),
+             f("DATA_IMBALANCE", Severity.INFO), f("DATA_OUTLIER", Severity.INFO),
+             f("DATA_DUPLICATES", Severity.WARNING),
+             Finding("DATA_DUPLICATES", Severity.WARNING, 0.9, "", "",
+                     {"different_labels": 3})]
     record: dict = {"index": 1}
     kept = _set_aside_minor(found, record)
-    # a share <= 1 % cannot stop convergence; warnings and class-level advice stay
-    assert [k.code.value for k in kept] == ["DATA_DUPLICATES", "DATA_IMBALANCE"]
-    assert [d["code"] for d in record["data_audit"]] == ["DATA_LABEL_NOISE", "DATA_OUTLIER"]
+    # a share <= 1 % cannot stop convergence, nor can copies that agree on their label;
+    # warnings, copies with two labels and class-level advice stay
+    assert [k.code.value for k in kept] == ["DATA_LEAKAGE", "DATA_IMBALANCE", "DATA_DUPLICATES"]
+    assert kept[-1].evidence["different_labels"] == 3
+    assert [d["code"] for d in record["data_audit"]] == ["DATA_LABEL_NOISE", "DATA_OUTLIER",
+                                                        "DATA_DUPLICATES"]
     result = {"returncode": 0, "status": "finished", "seconds": 1.0, "stderr_tail": ""}
     r = build_report(["python", "t.py"], result,
                      [{"fits": [dict(record, status="done",
                                      pre_fit=[k.to_dict() for k in kept])]}])
-    assert "DATA_LABEL_NOISE" not in r.codes and "DATA_DUPLICATES" in r.codes
-    assert [d["code"] for d in r.metrics["data_audit"]] == ["DATA_LABEL_NOISE", "DATA_OUTLIER"]
-    assert "2 minor" in r.metrics["summary"]["data_audit"]
+    assert "DATA_LABEL_NOISE" not in r.codes and "DATA_LEAKAGE" in r.codes
+    assert len(r.metrics["data_audit"]) == 3 and "3 minor" in r.metrics["summary"]["data_audit"]
 
 
 def test_unfreezing_after_compile_without_recompiling_is_found() -> None:

@@ -161,8 +161,6 @@ def check_output_units(ctx: LintContext, params: dict[str, Any]) -> Iterator[Fin
     ev = {"output_units": units, "n_classes": C, "loss": f.loss.name}
     if units == C or (units == 1 and C == 2 and loss in ("bce", "none", "regression")):
         return []
-    if loss == "bce" and units == 1 and C > 2:
-        return []  # binary loss on many classes: MODEL_LOSS_MISMATCH says it
     if units is not None and C is not None and units > C and loss == "scce":
         return [_finding(
             Code.MODEL_OUTPUT_UNITS, Severity.WARNING, 0.8,

@@ -255,7 +255,7 @@ def build_report(command: list[str], result: dict[str, Any],
         summary["note"] = note
     audit = [dict(d, fit=f.get("index")) for f in fits for d in f.get("data_audit", [])]
     if audit:
-        summary["data_audit"] = (f"{len(audit)} minor item(s), each <= 1 % of the images: "
+        summary["data_audit"] = (f"{len(audit)} minor item(s) that cannot stop convergence: "
                                  "metrics.data_audit; `convergent scan` lists all")
     last = fit_metrics[-1] if fit_metrics else {}
     metrics: dict[str, Any] = {

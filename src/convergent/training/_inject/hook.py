@@ -486,17 +486,29 @@ def _input_shape(model: Any, sample: Any) -> tuple[int, ...]:
 # Image-audit codes whose INFO severity means a minor share of the images (<= 1 %, the
 # data checks' MINOR_FRACTION, or leakage within the validation accuracy's binomial SE):
 # by that rule they cannot explain a run that does not converge, so `run` lists them in
-# metrics["data_audit"] instead of among its findings; `convergent scan` reports them all.
+# metrics["data_audit"] instead of among its findings (and duplicates that agree on their
+# label, see _minor); `convergent scan` reports them all.
 MINOR_AUDIT_CODES = frozenset({
     "DATA_LABEL_NOISE", "DATA_DUPLICATES", "DATA_LEAKAGE", "DATA_OUTLIER", "DATA_DARK",
     "DATA_BRIGHT", "DATA_LOW_CONTRAST", "DATA_BLURRY", "DATA_ODD_SIZE",
     "DATA_GRAYSCALE_AS_RGB"})
 
 
+def _minor(f: Any) -> bool:
+    code = getattr(getattr(f, "code", None), "value", None)
+    if code not in MINOR_AUDIT_CODES:
+        return False
+    # copies within one split that agree on their label weigh a few images twice: that
+    # cannot stop a run from converging, whatever their share (first principles; copies
+    # across splits are DATA_LEAKAGE, classes made of copies DATA_LOW_VARIETY)
+    if code == "DATA_DUPLICATES" and not (f.evidence or {}).get("different_labels"):
+        return True
+    return getattr(f.severity, "value", None) == "info"
+
+
 def _set_aside_minor(found: list[Any], record: dict[str, Any]) -> list[Any]:
     """``found`` without its minor image-audit items, which go to ``record["data_audit"]``."""
-    minor = [f for f in found if getattr(getattr(f, "code", None), "value", None)
-             in MINOR_AUDIT_CODES and getattr(f.severity, "value", None) == "info"]
+    minor = [f for f in found if _minor(f)]
     if not minor:
         return found
     record.setdefault("data_audit", []).extend(f.to_dict() for f in minor)
