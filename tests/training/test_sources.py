@@ -217,6 +217,7 @@ def test_folder_loader_gives_class_count_probe_and_labels_for_the_lint(tmp_path)
     record: dict = {"notes": []}
     facts, probe, _ = read_fit_arguments({"x": ds.prefetch(1)}, record)
     assert facts["n_classes"] == 10 and facts["majority_fraction"] == pytest.approx(0.1)
+    assert facts["n_train"] == 60  # the loader's files, not the probe's size
     px, py = probe
     assert px.shape[1:] == (8, 8, 1) and px.max() > 1 and set(py.tolist()) <= set(range(10))
     # one sigmoid unit and a binary loss for 10 classes: the lint sees the class count
@@ -225,6 +226,11 @@ def test_folder_loader_gives_class_count_probe_and_labels_for_the_lint(tmp_path)
     model.compile("adam", "binary_crossentropy")
     found = _lint(model, {"x": ds}, facts, record, probe)
     assert "MODEL_LOSS_MISMATCH" in [f.code.value for f in found]
+    # without the training set's size the probe's labels are not used (their count would
+    # stand in for it)
+    unsized = {k: v for k, v in facts.items() if k != "n_train"}
+    found = _lint(model, {"x": ds}, unsized, record, probe)
+    assert "MODEL_LOSS_MISMATCH" not in [f.code.value for f in found]
     # a map after the loader keeps the class count (labels re-encoded, not renumbered)
     onehot = ds.map(lambda a, b: (a / 255.0, tf.one_hot(b, 10)))
     facts, probe, _ = read_fit_arguments({"x": onehot}, {"notes": []})

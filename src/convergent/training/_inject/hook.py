@@ -374,7 +374,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
         replayed = None if loader is not None else sources.replayed_sample(x)
         classes = sources.loader_classes(x)
         if classes and "n_classes" not in facts:
-            facts.update(classes)
+            facts.update({k: v for k, v in classes.items() if k not in facts})
         if loader is not None:
             sample = sources.decode_sample(loader)
             findings += _loader_range(sample, notes)
@@ -618,8 +618,11 @@ def _lint(model: Any, arguments: dict[str, Any], facts: dict[str, Any],
         return []
     y = arguments.get("y") if _is_array(arguments.get("y")) else None
     given = y is not None
-    if not given and probe is not None and _is_array(probe[1]) and facts.get("n_classes"):
-        y = probe[1]  # a sample may miss classes: only with the count known otherwise
+    if not given and probe is not None and _is_array(probe[1]) and facts.get("n_classes") \
+            and facts.get("n_train"):
+        # a sample may miss classes and is not the training set's size: only with both
+        # known otherwise
+        y = probe[1]
     try:
         with rng_guard():
             rep = lint(model, y=None if y is None else _numpy(y),

@@ -130,8 +130,9 @@ def _loader_stage(ds: Any) -> Any:
 
 
 def loader_classes(ds: Any) -> dict[str, Any] | None:
-    """``n_classes`` and majority share of a folder loader, from its class names and the
-    class folder of each file (later maps may re-encode labels, not their number)."""
+    """``n_classes``, ``n_train`` (its files) and majority share of a folder loader, from
+    its class names and the class folder of each file (later maps may re-encode labels,
+    not their number)."""
     from collections import Counter
     from pathlib import Path
 
@@ -139,9 +140,10 @@ def loader_classes(ds: Any) -> dict[str, Any] | None:
     names = list(getattr(d, "class_names", None) or []) if d is not None else []
     if not names:
         return None
-    counts = Counter(Path(p).parent.name for p in file_paths(d, ("file_paths",)) or [])
+    files = file_paths(d, ("file_paths",)) or []
+    counts = Counter(Path(p).parent.name for p in files)
     total = sum(counts[c] for c in names)
-    return {"n_classes": len(names),
+    return {"n_classes": len(names), "n_train": len(files),
             "majority_fraction": max(counts[c] for c in names) / total if total else None}
 
 
