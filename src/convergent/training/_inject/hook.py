@@ -580,7 +580,7 @@ def _trainable_since_compile(model: Any) -> list[Any]:
         now = {id(v): getattr(v, "path", v.name) for v in model.trainable_variables}
         before = _TRAINABLE_AT_FIT.get(model)
         _TRAINABLE_AT_FIT[model] = now
-    except TypeError:  # not weak-referenceable or hashable: nothing to compare
+    except Exception:  # noqa: BLE001 - not weak-referenceable, odd variables: no comparison
         return []
     stale = getattr(model, "train_function", None) is not None
     if before is None or not stale or keras.backend.backend() == "torch" or now == before:
