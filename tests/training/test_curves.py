@@ -629,3 +629,17 @@ def test_tiny_batch_is_a_warning_only_when_the_fit_is_poor() -> None:
                     if x.code.value == "TRAIN_BATCH_SIZE").severity
     assert batch(0.85) is Severity.WARNING
     assert batch(0.97) is Severity.INFO
+
+
+@pytest.mark.parametrize("monitor, mode, restore, severity", [
+    ("val_accuracy", "min", True, "error"),  # stops once it learns, restores the worst
+    ("val_loss", "max", False, "warning"),
+    ("val_accuracy", "max", True, None), ("val_loss", "auto", True, None),
+    ("val_accuracy", "auto", False, None), ("val_loss", "min", True, None)])
+def test_early_stopping_told_the_wrong_direction(monitor, mode, restore, severity) -> None:
+    es = {"patience": 2, "monitor": monitor, "mode": mode, "restore_best_weights": restore}
+    facts = RunFacts(history={"loss": [2.0, 1.5, 1.2], "val_accuracy": [0.2, 0.4, 0.5]},
+                     early_stopping=es, epochs_planned=20)
+    found = [f for f in analyze_curves(facts).findings
+             if f.code.value == "TRAIN_UNDERFITTING" and "wrong way" in f.title]
+    assert [f.severity.value for f in found] == ([severity] if severity else [])

@@ -123,9 +123,11 @@ def test_input_files_of_the_folder_loaders(tmp_path) -> None:
 def test_early_stopping_settings_are_read_from_the_callbacks() -> None:
     from convergent.training._inject.hook import early_stopping_facts
 
-    es = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=0)
+    es = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=0, mode="min",
+                                       restore_best_weights=True)
     assert early_stopping_facts([keras.callbacks.History(), es]) == {
-        "patience": 0, "monitor": "val_accuracy"}
+        "patience": 0, "monitor": "val_accuracy", "mode": "min",
+        "restore_best_weights": True}
     assert early_stopping_facts([keras.callbacks.History()]) is None
     assert early_stopping_facts(None) is None
 

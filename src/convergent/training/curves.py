@@ -715,6 +715,41 @@ def _trend(s: np.ndarray, k: int) -> tuple[float, float]:
     return -slope / level, float(np.mean(np.diff(tail) < 0))
 
 
+# Metrics that improve upwards (Keras' MonitorCallback infers "max" for these in auto
+# mode); a loss or error improves downwards.
+HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "iou")
+LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "crossentropy", "hinge")
+
+
+def _wrong_direction(es: Mapping[str, Any]) -> bool:
+    name = str(es.get("monitor", "")).lower().removeprefix("val_")
+    mode = es.get("mode")
+    return (mode == "min" and any(w in name for w in HIGHER_IS_BETTER)) or \
+        (mode == "max" and any(w in name for w in LOWER_IS_BETTER))
+
+
+@CURVES.register("early_stopping_direction", codes=[Code.TRAIN_UNDERFITTING])
+def check_early_stopping_direction(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    """EarlyStopping told to minimise an accuracy (or maximise a loss): every improvement
+    counts as getting worse, so it stops as soon as the model learns and, with
+    restore_best_weights, restores the worst epoch (first principles)."""
+    es = facts.early_stopping or {}
+    if not _wrong_direction(es):
+        return []
+    monitor, mode = es.get("monitor"), es.get("mode")
+    right = "max" if mode == "min" else "min"
+    restore = bool(es.get("restore_best_weights"))
+    return [make_finding(
+        Code.TRAIN_UNDERFITTING, Severity.ERROR if restore else Severity.WARNING, 0.9,
+        f"EarlyStopping minimises the wrong way (monitor={monitor!r}, mode={mode!r})",
+        f"With mode={mode!r}, EarlyStopping counts every improvement of `{monitor}` as "
+        "getting worse: it stops once the model starts to learn"
+        + (" and restores the weights of the worst epoch" if restore else "")
+        + f". Use mode={right!r} (or 'auto').",
+        {"monitor": monitor, "mode": mode, "expected_mode": right,
+         "restore_best_weights": restore}, 0, "early_stopping")]
+
+
 @CURVES.register("still_improving", codes=[Code.TRAIN_UNDERFITTING],
                  # the monitored loss still falling >1%/epoch over the last 20% of epochs
                  # (>= 3), consistently (>= 2/3 of those epochs lower): it was stopped on a

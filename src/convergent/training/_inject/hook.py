@@ -546,12 +546,15 @@ def _image_checks(x: Any, y: Any, x_val: Any, y_val: Any, n_train: int,
 
 
 def early_stopping_facts(callbacks: Any) -> dict[str, Any] | None:
-    """``{"patience", "monitor"}`` of the first EarlyStopping among ``callbacks``."""
+    """``{"patience", "monitor", "mode", "restore_best_weights"}`` of the first
+    EarlyStopping among ``callbacks``."""
     if not isinstance(callbacks, (list, tuple)):
         return None
     for c in callbacks:
         if type(c).__name__ == "EarlyStopping" and isinstance(getattr(c, "patience", None), int):
-            return {"patience": c.patience, "monitor": str(getattr(c, "monitor", "val_loss"))}
+            return {"patience": c.patience, "monitor": str(getattr(c, "monitor", "val_loss")),
+                    "mode": str(getattr(c, "mode", "auto")),
+                    "restore_best_weights": bool(getattr(c, "restore_best_weights", False))}
     return None
 
 
