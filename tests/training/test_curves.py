@@ -643,3 +643,11 @@ def test_early_stopping_told_the_wrong_direction(monitor, mode, restore, severit
     found = [f for f in analyze_curves(facts).findings
              if f.code.value == "TRAIN_UNDERFITTING" and "wrong way" in f.title]
     assert [f.severity.value for f in found] == ([severity] if severity else [])
+
+
+def test_early_stopping_the_wrong_way_ranks_as_a_cause() -> None:
+    es = {"patience": 2, "monitor": "val_accuracy", "mode": "min", "restore_best_weights": True}
+    facts = RunFacts(history={"loss": [2.3, 2.29, 2.28]}, early_stopping=es, epochs_planned=20,
+                     optimizer={"name": "SGD", "learning_rate": 0.01, "momentum": 0.0})
+    found = rank(analyze_curves(facts).findings)
+    assert found[0].code.value == "TRAIN_UNDERFITTING" and found[0].evidence["at_init"]

@@ -746,8 +746,9 @@ def check_early_stopping_direction(facts: RunFacts, p: dict[str, Any]) -> list[F
         "getting worse: it stops once the model starts to learn"
         + (" and restores the weights of the worst epoch" if restore else "")
         + f". Use mode={right!r} (or 'auto').",
+        # a setting fixed before training, not a reaction to it: ranks as a cause
         {"monitor": monitor, "mode": mode, "expected_mode": right,
-         "restore_best_weights": restore}, 0, "early_stopping")]
+         "restore_best_weights": restore, AT_INIT: True}, 0, "early_stopping")]
 
 
 @CURVES.register("still_improving", codes=[Code.TRAIN_UNDERFITTING],
