@@ -651,3 +651,18 @@ def test_early_stopping_the_wrong_way_ranks_as_a_cause() -> None:
                      optimizer={"name": "SGD", "learning_rate": 0.01, "momentum": 0.0})
     found = rank(analyze_curves(facts).findings)
     assert found[0].code.value == "TRAIN_UNDERFITTING" and found[0].evidence["at_init"]
+
+
+def test_lr_too_high_judges_the_rate_a_schedule_set_when_the_loss_blew_up() -> None:
+    steps = {"step": list(range(6)), "epoch": [0] * 6, "loss": [2.3, 1e4, 1e4, 2.3, 2.3, 2.3]}
+    hist = {"loss": [1e3, 2.3, 2.3], "learning_rate": [0.3, 0.01, 0.002]}
+    adam = {"name": "Adam", "learning_rate": 0.002}  # the rate at the end of the run
+    f = next(f for f in analyze_curves(RunFacts(history=hist, steps=steps, optimizer=adam)
+                                       ).findings if f.code.value == "TRAIN_LR_TOO_HIGH")
+    assert f.severity.value != "info" and f.evidence["learning_rate"] == pytest.approx(0.3)
+    assert f.evidence["learning_rate_at_end"] == pytest.approx(0.002)
+    # without a schedule the same blow-up at 0.002 stays advice
+    flat = dict(hist, learning_rate=[0.002] * 3)
+    g = next(f for f in analyze_curves(RunFacts(history=flat, steps=steps, optimizer=adam)
+                                       ).findings if f.code.value == "TRAIN_LR_TOO_HIGH")
+    assert g.severity.value == "info"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -280,6 +280,15 @@ def _in_usual_range(facts: RunFacts) -> bool:
     return known is not None and known[0] <= known[2][1] and known[1] <= known[2][1]
 
 
+def _rate_at(facts: RunFacts, epoch: int | None) -> float | None:
+    """The learning rate logged for ``epoch`` (Keras logs the rate each epoch ran at),
+    or ``None``."""
+    lrs = facts.series("learning_rate")
+    if epoch is None or not 0 <= epoch < lrs.size or not np.isfinite(lrs[epoch]):
+        return None
+    return float(lrs[epoch])
+
+
 def _rate_and_range(facts: RunFacts) -> tuple[float, float, tuple[float, float]] | None:
     """The optimizer's LR, its effective step (``effective_lr``) and its LR_TYPICAL range;
     ``None`` when any is unknown."""
@@ -386,11 +395,19 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         conf, began = 0.6, 0
     if not reasons:
         return []
+    judged = facts
+    then = _rate_at(facts, began)
+    if then is not None and (lr is None or then > lr * 1.1):
+        # a schedule or callback moved the rate: judge the one in effect when it began
+        ev["learning_rate_at_end"] = lr
+        lr = then
+        judged = replace(facts, optimizer={**(facts.optimizer or {}), "learning_rate": then})
+        pos = _lr_position(judged)[0]
     if lr is not None:
         ev["learning_rate"] = lr
         conf = min(0.95, conf + 0.15) if pos == "high" else conf
     steps_large = "median_update_ratio" in ev or "projected_update_ratio" in ev
-    if _in_usual_range(facts) and not steps_large:
+    if _in_usual_range(judged) and not steps_large:
         # the loss blew up or rose, but at a rate in the optimizer's usual range and with
         # steps of ordinary size: that is what an init, raw inputs or a loss do as well,
         # so the rate is advice here; the divergence finding carries "lower the LR" too
