@@ -341,8 +341,9 @@ def test_optimizer_negative_momentum_or_adam() -> None:
 @pytest.mark.parametrize("opt", [
     {"name": "adadelta", "learning_rate": 0.001},
     {"name": "adam", "learning_rate": 0.001, "epsilon": 1.0},
-    {"name": "rmsprop", "learning_rate": 0.001, "epsilon": 0.5}],
-    ids=["adadelta-default-lr", "adam-epsilon-1", "rmsprop-epsilon-0.5"])
+    {"name": "rmsprop", "learning_rate": 0.001, "epsilon": 0.5},
+    {"name": "adagrad", "learning_rate": 0.001}],
+    ids=["adadelta-default-lr", "adam-epsilon-1", "rmsprop-epsilon-0.5", "adagrad-default-lr"])
 def test_optimizer_positive_crippled_adaptive_settings(opt) -> None:
     h = {"loss": [2.3, 2.28, 2.27, 2.26], "accuracy": [0.1, 0.11, 0.12, 0.12]}
     f = next(f for f in analyze_curves(RunFacts(history=h, optimizer=opt)).findings
@@ -353,6 +354,7 @@ def test_optimizer_positive_crippled_adaptive_settings(opt) -> None:
 def test_optimizer_negative_sane_adaptive_settings_or_learning_well() -> None:
     slow = {"loss": [2.3, 2.28, 2.27, 2.26], "accuracy": [0.1, 0.11, 0.12, 0.12]}
     for opt in ({"name": "adadelta", "learning_rate": 1.0},
+                {"name": "adagrad", "learning_rate": 0.01},
                 {"name": "adam", "learning_rate": 0.001, "epsilon": 1e-7}):
         assert "TRAIN_OPTIMIZER" not in codes(RunFacts(history=slow, optimizer=opt), "warning")
     fine = RunFacts(history=healthy(), optimizer={"name": "adadelta", "learning_rate": 0.001})

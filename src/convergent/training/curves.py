@@ -945,6 +945,10 @@ def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
                  # is used as is, i.e. lr 1.0, the old Keras default); Keras 3 defaults to
                  # 0.001, a 1000x smaller step (tensorflow#32950)
                  ADADELTA_MIN_LR=0.1,
+                 # Adagrad's base rate is 0.01 in old Keras and PyTorch; tf.keras changed
+                 # its default to 0.001 (tensorflow#30941), and Adagrad's step only shrinks
+                 # from there as squared gradients accumulate (Duchi et al. 2011)
+                 ADAGRAD_MIN_LR=0.01,
                  # Adam-type epsilon above 0.1 exceeds the gradient RMS of a typical network
                  # (1e-3..1e-1), so sqrt(v) + eps ~ eps: no per-weight scaling, plain SGD at
                  # lr/eps (tensorflow#36785); Keras' default is 1e-7
@@ -964,6 +968,13 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
             "Keras 3 defaults to 0.001, so each step is ~1000x too small and the loss has "
             "not even halved. Use Adadelta(learning_rate=1.0), or Adam.",
             {**ev, "threshold": {"learning_rate_min": p["ADADELTA_MIN_LR"]}}, 0, "adam")]
+    if name == "adagrad" and lr is not None and lr < p["ADAGRAD_MIN_LR"]:
+        return [make_finding(
+            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.8, f"Adagrad at learning rate {lr:g}",
+            "Adagrad's step starts at the learning rate and only shrinks as squared "
+            "gradients accumulate; old Keras and PyTorch start it at 0.01, Keras 3 at 0.001, "
+            "and the loss has not even halved. Use Adagrad(learning_rate=0.01), or Adam.",
+            {**ev, "threshold": {"learning_rate_min": p["ADAGRAD_MIN_LR"]}}, 0, "adam")]
     if name in ("adam", "adamw", "nadam", "adamax", "rmsprop") and eps is not None and \
             eps > p["ADAM_MAX_EPSILON"]:
         return [make_finding(
