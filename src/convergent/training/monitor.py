@@ -193,6 +193,7 @@ class Monitor(keras.callbacks.Callback):
         self._global_step = 0
         self._steps_done_before_epoch = 0
         self._snapshot: tuple[int, list[np.ndarray]] | None = None
+        self._set_up_late = False  # set up again once the first step has built the model
         self._every = 1
         self._probe: tuple[Any, Any] | None = None
         self._probe_model: Any = None
@@ -268,7 +269,9 @@ class Monitor(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         step = self._steps_done_before_epoch + batch
         self._global_step = step
-        if not self._groups and step > 0 and self.model.trainable_variables:
+        if not self._groups and not self._set_up_late and step > 0 \
+                and self.model.trainable_variables:
+            self._set_up_late = True  # once: a failing set-up is not retried every step
             # a subclassed model is built by its first training step (TF, JAX): set up now,
             # and drop what was sampled of the unbuilt model
             for d in (self.grad, self.updates, self.wnorms, self.dead, self.saturated):
