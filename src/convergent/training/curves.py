@@ -940,6 +940,19 @@ def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     return out
 
 
+# Optimizers whose Keras 3 default rate is far below the one they were designed for:
+# (threshold parameter, name, why, the rate to use instead).
+_DEFAULT_LR_TRAPS = {
+    "adadelta": ("ADADELTA_MIN_LR", "Adadelta",
+                 "Adadelta was designed to run with learning rate 1.0 (the old Keras "
+                 "default); Keras 3 defaults to 0.001, so each step is ~1000x too small,", "1.0"),
+    "adagrad": ("ADAGRAD_MIN_LR", "Adagrad",
+                "Adagrad's step starts at the learning rate and only shrinks as squared "
+                "gradients accumulate; old Keras and PyTorch start it at 0.01, Keras 3 at "
+                "0.001,", "0.01"),
+}
+
+
 @CURVES.register("optimizer", codes=[Code.TRAIN_OPTIMIZER],
                  # Adadelta was designed to need no learning rate (Zeiler 2012: the update
                  # is used as is, i.e. lr 1.0, the old Keras default); Keras 3 defaults to
@@ -961,20 +974,14 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         return []
     ev = {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])}
     lr, eps = opt.get("learning_rate"), opt.get("epsilon")
-    if name == "adadelta" and lr is not None and lr < p["ADADELTA_MIN_LR"]:
+    low = _DEFAULT_LR_TRAPS.get(name)
+    if low is not None and lr is not None and lr < p[low[0]]:
+        key, title, why, fix = low
         return [make_finding(
-            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.85, f"Adadelta at learning rate {lr:g}",
-            "Adadelta was designed to run with learning rate 1.0 (the old Keras default); "
-            "Keras 3 defaults to 0.001, so each step is ~1000x too small and the loss has "
-            "not even halved. Use Adadelta(learning_rate=1.0), or Adam.",
-            {**ev, "threshold": {"learning_rate_min": p["ADADELTA_MIN_LR"]}}, 0, "adam")]
-    if name == "adagrad" and lr is not None and lr < p["ADAGRAD_MIN_LR"]:
-        return [make_finding(
-            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.8, f"Adagrad at learning rate {lr:g}",
-            "Adagrad's step starts at the learning rate and only shrinks as squared "
-            "gradients accumulate; old Keras and PyTorch start it at 0.01, Keras 3 at 0.001, "
-            "and the loss has not even halved. Use Adagrad(learning_rate=0.01), or Adam.",
-            {**ev, "threshold": {"learning_rate_min": p["ADAGRAD_MIN_LR"]}}, 0, "adam")]
+            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.85, f"{title} at learning rate {lr:g}",
+            why + " and the loss has not even halved. Use "
+            f"{title}(learning_rate={fix}), or Adam.",
+            {**ev, "threshold": {"learning_rate_min": p[key]}}, 0, "adam")]
     if name in ("adam", "adamw", "nadam", "adamax", "rmsprop") and eps is not None and \
             eps > p["ADAM_MAX_EPSILON"]:
         return [make_finding(
