@@ -58,16 +58,24 @@ def test_blur_lowers_the_sharpness_score_whatever_the_size():
     assert F.facts_from_pixels(big)["blur"] == pytest.approx(sharp, rel=0.5)
 
 
-def test_hashes_survive_jpeg_and_brightness_and_differ_across_pictures():
+def test_embeddings_survive_jpeg_and_brightness_and_differ_across_pictures():
     rng = np.random.default_rng(2)
     a = pattern("rings", rng)
     fa, fj = F.facts_from_pixels(a), F.facts_from_pixels(jpeg(a))
     fb = F.facts_from_pixels(np.clip(a * 1.1, 0, 255).astype(np.uint8))
     other = F.facts_from_pixels(pattern("hbars", rng))
-    ham = lambda x, y: (int(x["phash"]) ^ int(y["phash"])).bit_count()
-    assert ham(fa, fj) <= 6 and ham(fa, fb) <= 6 and ham(fa, other) > 12
     assert float(fa["emb"] @ fj["emb"]) > 0.98 > float(fa["emb"] @ other["emb"])
-    assert fa["md5"] != fj["md5"]
+    assert float(fa["emb"] @ fb["emb"]) > 0.98
+    # gradients of a JPEG copy are noisier (0.86 here), a brightened copy keeps its HOG
+    assert float(fa["hog"] @ fb["hog"]) > 0.98
+    assert float(fa["hog"] @ other["hog"]) < 0.9
+    assert fa["md5"] != fj["md5"] and fa["md5"] != fb["md5"]
+    assert fa["md5"] == F.facts_from_pixels(a.copy())["md5"]
+
+
+def test_no_column_without_a_reader():
+    # the 64-bit dHash / pHash were computed for every image and read by no check
+    assert not {"dhash", "phash"} & set(F.COLUMNS)
 
 
 def test_shard_facts_reads_files_once_and_reports_missing(tmp_path):

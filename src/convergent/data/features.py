@@ -14,8 +14,7 @@ Facts (the columns of ``COLUMNS`` plus the matrices of ``MATRICES``):
   of a 16x16 area average: contrast without noise; on the principal colour axis), blur
   (edge steepness: 99th percentile gradient over the range, on a fixed 64x64 gray
   resize), chroma_r/g (chromaticity of the mean colour; also of the darker/brighter
-  halves), md5 (of the decoded pixels),
-  dhash/phash (64-bit), g32 (32x32 gray, standardized),
+  halves), md5 (of the decoded pixels: exact copies), g32 (32x32 gray, standardized),
   emb (16x16 gray, background-canonical sign, unit norm) and hog (4x4 cells x 9 unsigned
   orientations, unit norm); hog_n / emb_n / spec, the same of the moment-normalized
   thumbnail and its power spectrum (``convergent.data.shape``, for the label model).
@@ -39,8 +38,8 @@ from typing import Any
 # forked from the scanning process and inherit them instead of importing them again for
 # every scan (~0.2 s per worker)
 import numpy as np
+import scipy.fft  # noqa: F401 - shape.spectrum's FFT, imported before the workers fork
 from PIL import Image, UnidentifiedImageError
-from scipy.fft import dctn
 
 from convergent.data.resample import resize_many
 from convergent.data.shape import SPECTRUM_BANDS, moment_normalized, spectrum
@@ -52,7 +51,9 @@ STATS_PX = 256
 # Blur is measured on a fixed 64x64 gray resize so scores compare across image sizes;
 # cleanvision measures blur on a fixed-size resize for the same reason.
 BLUR_PX = 64
-HASH_PX = 32  # pHash: 32x32 DCT, low 8x8 kept (the imagehash / Zauner 2010 recipe)
+# Side of the gray thumbnail (g32) the embeddings, HOG and near-copy alignment read: 32x32,
+# the size of the perceptual-hash recipe (imagehash / Zauner 2010) it was first made for.
+HASH_PX = 32
 EMB_PX = 16  # compact gray embedding: 16x16 = 256 values
 HOG_CELLS, HOG_BINS = 4, 9  # Dalal & Triggs 2005 use 9 unsigned orientation bins
 EMB_DIM = EMB_PX * EMB_PX
@@ -72,7 +73,6 @@ COLUMNS: dict[str, Any] = {
     "blur": np.float32, "chroma_r": np.float32, "chroma_g": np.float32,
     "chroma_lo_r": np.float32, "chroma_lo_g": np.float32, "chroma_hi_r": np.float32,
     "chroma_hi_g": np.float32, "md5": object,
-    "dhash": np.uint64, "phash": np.uint64,
 }
 
 
@@ -278,12 +278,9 @@ def _batch(x: np.ndarray, out: dict[str, Any], rows: np.ndarray) -> None:
     for name, rgb in (("", mean_rgb), ("_lo", lo_rgb), ("_hi", hi_rgb)):
         c = _chroma(rgb)
         out[f"chroma{name}_r"][rows], out[f"chroma{name}_g"][rows] = c[:, 0], c[:, 1]
-    g64, g32, g16, g98 = resize_many(st, [(BLUR_PX, BLUR_PX), (HASH_PX, HASH_PX),
-                                          (EMB_PX, EMB_PX), (9, 8)])
+    g64, g32, g16 = resize_many(st, [(BLUR_PX, BLUR_PX), (HASH_PX, HASH_PX), (EMB_PX, EMB_PX)])
     out["blur"][rows] = blur_score(g64)
     out["range16"][rows] = range16(g16)
-    out["dhash"][rows] = dhash(g98)
-    out["phash"][rows] = phash(g32)
     out["emb"][rows] = gray_embedding(g32)
     out["hog"][rows] = hog(g32)
     thumb = thumb32(g32)
@@ -405,24 +402,6 @@ def range16(g16: np.ndarray) -> np.ndarray:
     """Max - min luminance of the 16x16 area-averaged images: contrast without pixel noise."""
     g = g16.reshape(len(g16), -1)
     return g.max(axis=1) - g.min(axis=1)
-
-
-def _bits(b: np.ndarray) -> np.ndarray:
-    """(m, 64) booleans to 64-bit integers, first bit most significant."""
-    return np.packbits(b.reshape(len(b), -1), axis=1).view(">u8")[:, 0].astype(np.uint64)
-
-
-def dhash(g: np.ndarray) -> np.ndarray:
-    """64-bit difference hash of (m, 8, 9) resized images: is each of 8x8 pixels brighter
-    than its right neighbour."""
-    return _bits(g[:, :, 1:] > g[:, :, :-1])
-
-
-def phash(g32: np.ndarray) -> np.ndarray:
-    """64-bit perceptual hash: low 8x8 DCT coefficients of a 32x32 gray image vs median."""
-    low = dctn(g32.astype(np.float64), type=2, norm="ortho", axes=(1, 2))[:, :8, :8]
-    low = low.reshape(len(g32), -1)
-    return _bits(low > np.median(low, axis=1)[:, None])
 
 
 def _norms(v: np.ndarray) -> np.ndarray:
