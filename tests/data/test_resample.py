@@ -52,3 +52,24 @@ def test_resize_many_equals_one_size_at_a_time():
     sizes = [(64, 64), (32, 32), (16, 16), (9, 8), (64, 10)]
     for got, (w, h) in zip(resize_many(x, sizes), sizes, strict=True):
         assert np.array_equal(got, resize(x, w, h))
+
+
+@pytest.mark.parametrize("n_in,n_out", [(32, 64), (64, 32), (64, 16), (128, 64), (96, 64),
+                                        (32, 9)], ids=lambda v: str(v))
+def test_regular_ratios_run_on_strided_views_with_the_gathers_result(n_in, n_out):
+    from convergent.data import resample
+
+    assert resample.runs(n_in, n_out) is not None
+    x = np.random.default_rng(4).random((n_in, 5, 3))
+    got = resample._first_axis(x, n_out)
+    idx, w = resample.taps(n_in, n_out)
+    want = np.zeros((n_out, 5, 3))
+    for t in range(idx.shape[1]):  # tap by tap, in Pillow's order
+        want += np.where(w[:, t, None, None] != 0, x[idx[:, t]] * w[:, t, None, None], 0.0)
+    assert np.array_equal(got, want.astype(np.float32))
+
+
+def test_irregular_ratios_keep_the_gather():
+    from convergent.data import resample
+
+    assert resample.runs(26, 64) is None and resample.runs(51, 64) is None

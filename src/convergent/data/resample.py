@@ -60,13 +60,75 @@ def taps(n_in: int, n_out: int, lo: float = 0.0, hi: float | None = None
     return idx, w
 
 
+# A resampling whose taps fall into at most this many regular runs (outputs o0, o0 + P,
+# ... reading inputs i0, i0 + Q, ... with the same weight) is computed on strided views,
+# one multiply-add per run and tap, instead of gathering every tap's rows: measured on
+# (n_in, 32, 256) float64 stacks, 2x faster for 32 -> 64, 64 -> 32 / 16, 128 / 256 -> 64
+# with bit-identical results; irregular ratios (26 -> 64, 51 -> 64) form one run per
+# output and keep the gather.
+MAX_RUNS = 16
+
+Run = tuple[int, int, int, int, tuple[tuple[int, float], ...]]  # o0, count, P, Q, taps
+
+
+@lru_cache(maxsize=512)
+def runs(n_in: int, n_out: int, lo: float = 0.0, hi: float | None = None
+         ) -> tuple[Run, ...] | None:
+    """The taps of :func:`taps` as regular runs over strided outputs (output period P of
+    1-4), or None when they need more than ``MAX_RUNS`` runs. Each run lists the
+    non-zero taps of its first output as (input index, weight), in Pillow's order."""
+    idx, w = taps(n_in, n_out, lo, hi)
+    nz = w != 0
+    best: list[Run] | None = None
+    for period in range(1, 5):
+        found: list[Run] = []
+        for r in range(period):
+            outs = list(range(r, n_out, period))
+            s = 0
+            while s < len(outs):
+                o0 = outs[s]
+                ts = np.flatnonzero(nz[o0])
+                e, step = s + 1, 0
+                while e < len(outs):
+                    o = outs[e]
+                    if not (np.array_equal(np.flatnonzero(nz[o]), ts)
+                            and np.array_equal(w[o, ts], w[o0, ts])):
+                        break
+                    d = idx[o, ts] - idx[outs[e - 1], ts]
+                    if d[0] <= 0 or not (d == d[0]).all() or (step and d[0] != step):
+                        break
+                    step = int(d[0])
+                    e += 1
+                found.append((o0, e - s, period, step or 1,
+                              tuple((int(idx[o0, t]), float(w[o0, t])) for t in ts)))
+                s = e
+        if best is None or len(found) < len(best):
+            best = found
+    return tuple(best) if best is not None and len(best) <= MAX_RUNS else None
+
+
 def _first_axis(x: np.ndarray, n_out: int, lo: float = 0.0, hi: float | None = None
                 ) -> np.ndarray:
     """Resample axis 0 of float64 ``x`` to ``n_out`` values; float32 result.
 
-    Axis 0 so that every tap gathers whole contiguous slabs (fancy indexing on the last
-    axis was 10x slower).
+    Axis 0 so that every tap reads whole contiguous slabs (fancy indexing on the last
+    axis was 10x slower). Each output is its taps' products summed in Pillow's order
+    (zero-weight padding taps skipped, as Pillow loops over the real taps only).
     """
+    plan = runs(x.shape[0], n_out, lo, hi)
+    if plan is not None:
+        acc = np.empty((n_out,) + x.shape[1:], np.float64)
+        tmp = np.empty_like(acc)
+        for o0, count, period, step, tap_list in plan:
+            dst = acc[o0:o0 + period * (count - 1) + 1:period]
+            for k, (i0, wt) in enumerate(tap_list):
+                src = x[i0:i0 + step * (count - 1) + 1:step]
+                if k == 0:
+                    np.multiply(src, wt, out=dst)
+                else:
+                    np.multiply(src, wt, out=tmp[:count])
+                    dst += tmp[:count]
+        return acc.astype(np.float32)
     idx, w = taps(x.shape[0], n_out, lo, hi)
     shape = (n_out,) + (1,) * (x.ndim - 1)
     # Pillow starts from 0.0 and adds tap by tap; 0.0 + a == a, so start from tap 0.
