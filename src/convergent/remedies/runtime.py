@@ -59,7 +59,7 @@ from convergent.remedies.regularization import (
 )
 
 # The values applied; the same sources as the Recipe transforms (remedies/transforms.py).
-from convergent.remedies.transforms import ADAM_LR, CLIPNORM, LR_STEP, SAFE_DROPOUT, WEIGHT_DECAY
+from convergent.remedies.transforms import ADAM_LR, CLIPNORM, LR_STEP, WEIGHT_DECAY
 
 EARLY_STOPPING_PATIENCE = 5   # Keras examples use 5-10
 PLATEAU_PATIENCE = 3
@@ -97,6 +97,9 @@ class _State:
     fit_kwargs: dict[str, Any]
     finding: Finding
     recompile: bool = False
+    # finding codes besides the acted-on one that the change fixes (e.g. a new output head
+    # fixes MODEL_OUTPUT_UNITS and MODEL_LOSS_MISMATCH together); the loop drops them too
+    fixes: set[str] = field(default_factory=set)
 
 
 Handler = Callable[[_State], "str | tuple[str, str]"]  # description[, snippet]
@@ -104,10 +107,7 @@ HANDLERS: dict[str, Handler] = {}
 NOT_AT_RUNTIME = {
     "batch_norm": "adding layers changes the architecture; edit the model code",
     "dropout": "adding a Dropout layer changes the architecture; edit the model code",
-    "add_capacity": "more filters/layers need the model code",
     "reduce_capacity": "fewer filters/layers need the model code",
-    "widen_bottleneck": "layer widths need the model code",
-    "less_pooling": "pooling layers need the model code",
     "add_nonlinearity": "adding activations needs the model code",
 }
 
@@ -179,8 +179,10 @@ def apply(findings: Sequence[Finding], model: Any, compile_kwargs: dict[str, Any
             done += 1
             # a handler may return (description, the snippet for this model's own layers)
             what, snippet = what if isinstance(what, tuple) else (what, CATALOG[rid].code)
-            change.applied.append({"remedy": rid, "code": f.code.value, "change": what,
-                                   "snippet": snippet})
+            entry = {"remedy": rid, "code": f.code.value, "change": what, "snippet": snippet}
+            if state.fixes - {f.code.value}:
+                entry["fixes"] = sorted(state.fixes - {f.code.value})
+            change.applied.append(entry)
             lines.append(f"# {f.code.value}: {CATALOG[rid].summary} ({what})\n"
                          + "\n".join(f"+ {ln}" for ln in snippet.splitlines()))
         if change.applied:
@@ -617,21 +619,9 @@ def _h_he(s: _State) -> str:
     return f"{n} hidden layer(s) re-initialized (He for ReLU-like, Glorot otherwise)"
 
 
-@handler("less_dropout")
-def _h_less_dropout(s: _State) -> str:
-    n = 0
-    for ly in _flat_layers(s.model):
-        if type(ly).__name__ in ("Dropout", "SpatialDropout2D") and ly.rate > SAFE_DROPOUT:
-            ly.rate = SAFE_DROPOUT
-            n += 1
-    if n == 0:
-        raise ValueError(f"no dropout rate above {SAFE_DROPOUT}")
-    return f"{n} dropout rate(s) -> {SAFE_DROPOUT}"
-
-
 def _num_classes(s: _State) -> int:
     ev = s.finding.evidence
-    for key in ("num_classes", "classes", "expected_units"):
+    for key in ("n_classes", "num_classes", "classes", "expected_units"):
         if ev.get(key):
             return int(ev[key])
     y = s.fit_kwargs.get("y")
@@ -665,41 +655,5 @@ def _h_out_act(s: _State) -> str:
     return f"output activation -> {name}, from_logits=False"
 
 
-@handler("fix_loss")
-def _h_loss(s: _State) -> str:
-    sparse = _is_sparse(s)
-    n = _num_classes(s)
-    if n == 2 and _output_units(s.model) == 1:
-        loss = "binary_crossentropy"
-    elif sparse is False:
-        loss = "categorical_crossentropy"
-    else:
-        loss = "sparse_categorical_crossentropy"
-    old = s.compile_kwargs.get("loss")
-    if getattr(old, "name", old) == loss:
-        raise ValueError(f"the loss is already {loss}")
-    s.compile_kwargs["loss"] = loss
-    return f"loss {getattr(old, 'name', old)} -> {loss}"
-
-
-def _output_units(model: Any) -> int:
-    return int(model.output_shape[-1])
-
-
-@handler("fix_output_units")
-def _h_out_units(s: _State) -> str:
-    import keras
-
-    n = _num_classes(s)
-    last = s.model.layers[-1]
-    if not hasattr(last, "units"):
-        raise ValueError("the last layer is not Dense; edit the model code")
-    if int(last.units) == n:
-        raise ValueError(f"the output already has {n} units")
-    act = keras.activations.serialize(last.activation)
-    act = act if act in ("softmax", "sigmoid") else "softmax"
-    x = s.model.layers[-2].output if len(s.model.layers) > 1 else s.model.inputs[0]
-    out = keras.layers.Dense(n if n > 2 or act == "softmax" else 1, activation=act,
-                             name=f"{last.name}_fixed")(x)
-    s.model = keras.Model(s.model.inputs, out, name=f"{s.model.name}_repaired")
-    return f"output Dense {last.units} -> {n} units ({act}); the new layer starts untrained"
+# the handlers that change the architecture (output head, widths, pooling, dropout rates)
+from convergent.remedies import architecture  # noqa: F401 - registers its handlers

@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 # Remedies tried per fit before giving up: each costs one full retraining.
 MAX_STEPS = 4
 # Issue 7: a repair may take 3x one training run of the script (start-up included). The
@@ -82,18 +84,44 @@ def score_key(d: dict[str, Any]) -> tuple[float, float]:
     return _finite_or_inf(d.get("val_loss")), _finite_or_inf(d.get("loss"))
 
 
-def _improved(before: dict[str, float], after: dict[str, float]) -> bool:
-    """Lower validation loss, or the same validation loss and a lower training loss."""
+def _improved(before: dict[str, float], after: dict[str, float],
+              comparable: bool = True) -> bool:
+    """Lower validation loss, or the same validation loss and a lower training loss.
+
+    Two fits trained with different losses (a remedy changed it: MSE -> crossentropy)
+    have losses on different scales: ``comparable=False`` compares their accuracy instead
+    (validation, else training; higher is better), and falls back on the losses only when
+    one of them has no accuracy."""
+    if not comparable:
+        a, b = _accuracy(after), _accuracy(before)
+        if a is not None and b is not None:
+            return a > b
     return score_key(after) < score_key(before)
 
 
-def best_index(scores: list[dict[str, float]]) -> int:
-    """The first of the best fits by :func:`_improved` (a tie keeps the earlier fit)."""
+def best_index(scores: list[dict[str, float]], losses: list[str] | None = None) -> int:
+    """The first of the best fits by :func:`_improved` (a tie keeps the earlier fit);
+    ``losses`` names each fit's loss (fits with different ones compare by accuracy)."""
     best = 0
     for i, s in enumerate(scores):
-        if _improved(scores[best], s):
+        same = losses is None or losses[best] == losses[i]
+        if _improved(scores[best], s, comparable=same):
             best = i
     return best
+
+
+def loss_id(compile_args: dict[str, Any] | None) -> str:
+    """The compiled loss, as a name that tells two losses apart ("?" when unknown)."""
+    loss = (compile_args or {}).get("loss")
+    if loss is None:
+        return "?"
+    if isinstance(loss, str):
+        name = loss
+    else:
+        name = str(getattr(loss, "name", None) or getattr(loss, "__name__", None)
+                   or type(loss).__name__)
+    cfg = loss.get_config() if hasattr(loss, "get_config") else {}
+    return name + (" from_logits" if isinstance(cfg, dict) and cfg.get("from_logits") else "")
 
 
 def search_seed(value: str | None = None) -> int | None:
@@ -236,10 +264,11 @@ def _accuracy(score: dict[str, float]) -> float | None:
     return None
 
 
-def gained(before: dict[str, float], after: dict[str, float], n: int | None) -> bool:
+def gained(before: dict[str, float], after: dict[str, float], n: int | None,
+           comparable: bool = True) -> bool:
     """The accuracy rose by more than NOISE_Z binomial standard errors (n samples) and the
     fit is better by the keep-best order; without accuracy, by the keep-best order alone."""
-    if not _improved(before, after):
+    if not _improved(before, after, comparable):
         return False
     a, b = _accuracy(after), _accuracy(before)
     if a is None or b is None:
@@ -285,11 +314,14 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
     rng = random.Random(seed) if seed is not None else None
     started = _process_start()
     initial = [w.copy() for w in model.get_weights()]
+    built_by_fit = not initial  # subclassed, no input shape: fit builds it (hook._late_lint)
     user_callbacks = list(arguments.get("callbacks") or [])
     monitor, extra = make_callbacks()
     t0 = time.time()
     history = original(model, **{**arguments, "callbacks": user_callbacks + extra})
     seconds = time.time() - t0
+    if built_by_fit:  # its first draw is gone: the refits start from a fresh one
+        initial = fresh_weights(model)
     record["monitor_before_repair"] = monitor.report().to_dict()
     fixed: set[str] = set()
     tried: set[str] = set()
@@ -305,6 +337,8 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
              "seconds": round(seconds, 3), "t0": t0,
              "monitor_history": dict(monitor.history),
              "planned": int(arguments.get("epochs", 1) or 1)}]
+    fits[0]["loss_id"] = loss_id(fits[0]["compile"])
+    start_weights: list[Any] | None = None  # the weights the last fit started from
     last_change: Any = None       # the last step's RuntimeChange (None: none yet / a rerun)
     finish: dict[str, Any] | None = None  # the last fit, to run again without the stop rule
     for _ in range(MAX_STEPS):
@@ -317,7 +351,7 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             # healthy; go on only while the last step gained beyond noise and a finding
             # (an info one: the fit is healthy) still asks for the same remedy
             if last_change is None or not gained(steps[-1]["before"], steps[-1]["after"],
-                                                 n_scored) \
+                                                 n_scored, _same_loss(fits, -2, -1)) \
                     or not _again(last_change.applied, report.findings)[0]:
                 break
             kind = "again"
@@ -331,6 +365,8 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
                 f"{finish['stopped'].get('code')})")
         else:
             model.set_weights(initial)
+            if current is not model and start_weights is not None:
+                current.set_weights(start_weights)  # a rebuilt model: back to its own start
             old_opt = getattr(current, "optimizer", None)
             if rng is not None:
                 change = _random_change(rng, report, current, fit_kwargs)
@@ -358,7 +394,8 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             break
         if change is not None:
             tried |= {a["remedy"] for a in applied}
-            fixed |= {a["code"] for a in applied}
+            fixed |= {a["code"] for a in applied} | {c for a in applied
+                                                      for c in a.get("fixes", ())}
             current = change.model
             if new_kwargs.get("epochs") != change.fit_kwargs.get("epochs"):
                 what += f" (epochs cut to {new_kwargs['epochs']} to fit the time)"
@@ -378,12 +415,15 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
         report = Report(remaining + monitor.report().findings)
         record["monitor"] = monitor.report().to_dict()
         after = _score(monitor)
-        if rng is None and kind == "remedy" and _improved(before, after):
+        compiled = _compile_args(current)
+        same = loss_id(compiled) == fits[-1]["loss_id"]
+        if rng is None and kind == "remedy" and _improved(before, after, same):
             # a remedy that helped may help again (e.g. lower the LR once more)
             tried -= {a["remedy"] for a in applied
                       if a["code"] in {f.code.value for f in report.findings}}
         fits.append({"model": current, "weights": current.get_weights(),
-                     "layers": _layer_state(current), "compile": _compile_args(current),
+                     "layers": _layer_state(current), "compile": compiled,
+                     "loss_id": loss_id(compiled),
                      "history": history, "report": report, "monitor": record["monitor"],
                      "score": after, "seconds": round(seconds, 3), "t0": t0,
                      "monitor_history": dict(monitor.history),
@@ -406,24 +446,50 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             step["search"] = f"{RANDOM_PREFIX}{seed}"
         steps.append(step)
         stopped = getattr(monitor, "stopped", None)
-        best = best_index([f["score"] for f in fits])
-        prior = fits[best_index([f["score"] for f in fits[:-1]])]["score"]
+        best = _best(fits)
+        p = _best(fits[:-1])
         finish = {"start_weights": start_weights, "stopped": stopped} \
             if kind != "full_fit" and stopped and best == len(fits) - 1 \
-            and gained(prior, after, n_scored) else None
+            and gained(fits[p]["score"], after, n_scored, _same_loss(fits, p, -1)) else None
         if kind != "full_fit":
             last_change = change
         _publish(record, steps, fits, best)
         _flush()
         if kind == "again" and best != len(fits) - 1:
             break  # going on from a healthy fit made it worse: the healthy one is kept
-    kept = best_index([f["score"] for f in fits])
+    kept = _best(fits)
     # always: a step that stopped before its fit (no remedy left, out of time) has already
     # reset the weights and may have changed layers in place
     _restore(fits, kept, record)
     record["monitor"] = fits[kept]["monitor"]
     _publish(record, steps, fits, kept)
     return fits[kept]["history"]
+
+
+def _best(fits: list[dict[str, Any]]) -> int:
+    return best_index([f["score"] for f in fits], [f["loss_id"] for f in fits])
+
+
+def _same_loss(fits: list[dict[str, Any]], i: int, j: int) -> bool:
+    return len(fits) < 2 or fits[i]["loss_id"] == fits[j]["loss_id"]
+
+
+def fresh_weights(model: Any) -> list[Any]:
+    """``model.get_weights()`` redrawn from each layer's own initializers (``kernel`` from
+    ``kernel_initializer``, ...); a weight with no initializer attribute keeps its value.
+    For a model whose first draw was not kept (fit built it)."""
+    from convergent.remedies.runtime import _flat_layers
+
+    owner = {}
+    for ly in _flat_layers(model):
+        for v in getattr(ly, "weights", []):
+            owner.setdefault(id(v), ly)
+    out = []
+    for v in model.weights:
+        init = getattr(owner.get(id(v)), f"{v.name}_initializer", None)
+        value = init(tuple(v.shape), dtype=v.dtype) if callable(init) else v
+        out.append(np.asarray(value, dtype=np.asarray(v).dtype).copy())
+    return out
 
 
 def _restore(fits: list[dict[str, Any]], kept: int, record: dict[str, Any]) -> None:

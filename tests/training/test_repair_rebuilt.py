@@ -1,0 +1,156 @@
+"""The run --repair loop with remedies that change the loss or rebuild the model, and with
+a model that fit itself builds (subclassed): keep-best across losses, codes fixed together,
+the refit's starting weights."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from convergent.findings import Code, Finding, Report, Severity
+from convergent.remedies.catalog import remedies_for
+from convergent.training._inject.repair import best_index, fresh_weights, loss_id, repair_fit
+
+RNG = np.random.default_rng(1)
+Y = RNG.integers(0, 3, 60)
+X = (RNG.normal(0, 1, (3, 8))[Y] + 0.3 * RNG.normal(0, 1, (60, 8))).astype("float32")
+
+
+class Scripted(keras.callbacks.Callback):
+    """Monitor stand-in with a chosen final val_loss / val_accuracy and findings."""
+
+    def __init__(self, val_loss: float, val_acc: float, findings: list[Finding]) -> None:
+        super().__init__()
+        self.stopped, self.stop_on = None, ("error",)
+        self.history = {"loss": [val_loss], "val_loss": [val_loss], "val_accuracy": [val_acc]}
+        self.findings = findings
+
+    def report(self) -> Report:
+        return Report(list(self.findings))
+
+
+def _loop(model, pre, fits, y=Y):
+    """repair_fit with fit i scored fits[i] = (val_loss, val_accuracy, findings)."""
+    made: list[Scripted] = []
+
+    def make_callbacks():
+        mon = Scripted(*fits[len(made)])
+        made.append(mon)
+        return mon, [mon]
+
+    fitted: list[keras.Model] = []
+
+    def original(m, **kw):
+        fitted.append(m)
+        return keras.Model.fit(m, **kw)
+
+    record: dict = {"facts": {"n_val": 20}}
+    args = {"x": X, "y": y, "epochs": 1, "batch_size": 20, "verbose": 0,
+            "validation_data": (X[:20], y[:20])}
+    repair_fit(original, model, args, record, make_callbacks, list(pre))
+    return record, fitted
+
+
+def test_fits_with_different_losses_are_compared_by_accuracy():
+    mse, cce = {"val_loss": 0.09, "val_accuracy": 0.15}, {"val_loss": 1.2, "val_accuracy": 0.7}
+    assert best_index([mse, cce]) == 0  # the loss scale alone would keep the MSE fit
+    assert best_index([mse, cce], ["mean_squared_error", "categorical_crossentropy"]) == 1
+    assert best_index([cce, mse], ["categorical_crossentropy", "mean_squared_error"]) == 0
+    same = ["categorical_crossentropy"] * 2
+    assert best_index([cce, {"val_loss": 0.8, "val_accuracy": 0.6}], same) == 1
+
+
+def test_loss_id_tells_losses_and_logits_apart():
+    assert loss_id({"loss": "mse"}) == "mse"
+    assert loss_id(None) == "?"
+    a = loss_id({"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True)})
+    b = loss_id({"loss": keras.losses.SparseCategoricalCrossentropy()})
+    assert a != b and a.endswith("from_logits")
+
+
+def _one_unit_model():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, activation="relu"),
+                          keras.layers.Dense(1), keras.layers.Activation("sigmoid")])
+    m.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="binary_crossentropy",
+              metrics=["accuracy"])
+    return m
+
+
+def _head_findings():
+    ev = {"n_classes": 3, "label_format": "sparse", "loss": "binary_crossentropy"}
+    return [Finding(Code.MODEL_LOSS_MISMATCH, Severity.ERROR, 0.9, "t", "e", ev,
+                    remedies_for(Code.MODEL_LOSS_MISMATCH, "fix_loss")),
+            Finding(Code.MODEL_OUTPUT_UNITS, Severity.ERROR, 0.9, "t", "e",
+                    {"output_units": 1, "n_classes": 3}, remedies_for(Code.MODEL_OUTPUT_UNITS,
+                                                                      "fix_output_units"))]
+
+
+def test_a_new_head_and_loss_is_kept_on_accuracy_and_clears_both_codes():
+    user = _one_unit_model()
+    # the script's own fit: BCE on 3 classes has a small (and negative-going) loss; the
+    # repaired fit's crossentropy is larger but its accuracy is what counts
+    record, fitted = _loop(user, _head_findings(),
+                           [(0.05, 0.33, []), (0.9, 0.71, [])])
+    rep = record["repair"]
+    assert rep["kept"] == 1 and rep["healthy"]
+    step = rep["steps"][0]
+    assert step["remedy"] == "fix_loss" and "output Dense 1 -> 3" in step["change"]
+    assert not rep["remaining"]  # MODEL_OUTPUT_UNITS was fixed by the same step
+    assert fitted[-1] is not user and fitted[-1].output_shape == (None, 3)
+    assert 'loss="sparse_categorical_crossentropy"' in rep["code"]
+
+
+def test_a_worse_new_head_is_not_kept():
+    user = _one_unit_model()
+    record, _ = _loop(user, _head_findings(), [(0.05, 0.40, []), (0.9, 0.30, [])])
+    assert record["repair"]["kept"] == 0
+
+
+class DeepSigmoid(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.blocks = [keras.layers.Dense(8, activation="sigmoid") for _ in range(3)]
+        self.head = keras.layers.Dense(3, activation="softmax")
+
+    def call(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return self.head(x)
+
+
+def test_a_model_built_by_fit_is_repaired_from_a_fresh_draw():
+    keras.utils.set_random_seed(0)
+    net = DeepSigmoid()
+    net.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert not net.get_weights()  # fit builds it: no initial weights to go back to
+    sat = Finding(Code.MODEL_SATURATING_ACTIVATION, Severity.WARNING, 0.8, "t", "e", {},
+                  remedies_for(Code.MODEL_SATURATING_ACTIVATION, "relu_activation"))
+    record, _ = _loop(net, [sat], [(2.3, 0.1, []), (0.5, 0.8, [])])
+    rep = record["repair"]
+    assert [s["remedy"] for s in rep["steps"]] == ["relu_activation"] and rep["kept"] == 1
+    assert all(keras.activations.serialize(b.activation) == "relu" for b in net.blocks)
+
+
+def test_fresh_weights_redraw_kernels_and_zero_biases():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4),
+                          keras.layers.BatchNormalization(), keras.layers.Dense(3)])
+    for v in m.weights:
+        v.assign(np.full(v.shape, 7.0, dtype="float32"))
+    new = fresh_weights(m)
+    assert [w.shape for w in new] == [w.shape for w in m.get_weights()]
+    kernel, bias, gamma = new[0], new[1], new[2]
+    assert not np.allclose(kernel, 7.0) and np.allclose(bias, 0.0) and np.allclose(gamma, 1.0)
+    m.set_weights(new)  # fits the model
+
+
+def test_the_head_is_left_alone_without_a_head_finding():
+    """A head remedy only runs for a finding that names it: here the LR finding's remedies
+    change the optimizer only."""
+    user = _one_unit_model()
+    lr = Finding(Code.TRAIN_LR_TOO_HIGH, Severity.ERROR, 0.9, "t", "e", {},
+                 remedies_for(Code.TRAIN_LR_TOO_HIGH, "lower_lr"))
+    record, fitted = _loop(user, [lr], [(0.5, 0.3, []), (0.4, 0.35, [])])
+    assert record["repair"]["steps"][0]["remedy"] == "lower_lr"
+    assert fitted[-1].output_shape == (None, 1)
