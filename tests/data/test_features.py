@@ -128,3 +128,42 @@ def test_row_percentiles_and_median_equal_numpy(q, n):
     assert got.dtype == want.dtype and np.array_equal(got, want)
     med = np.median(a, axis=1)
     assert F.row_median(a).dtype == med.dtype and np.array_equal(F.row_median(a), med)
+
+
+def _bins_by_difference(gx, gy, bins=9):
+    """The previous orientation-bin formulation (sign of c*y - s*x), as the reference."""
+    flip = (gy < 0) | ((gy == 0) & (gx < 0))
+    x, y = np.where(flip, -gx, gx), np.where(flip, -gy, gy)
+    out = np.zeros(x.shape, np.int64)
+    for k in range(1, bins):
+        phi = k * np.pi / bins
+        out += (np.float32(np.cos(phi)) * y - np.float32(np.sin(phi)) * x) >= 0
+    return out
+
+
+@pytest.mark.parametrize("kind", ["normal", "quantized", "image-gradients"])
+def test_orientation_bins_equal_the_difference_form_bit_for_bit(kind):
+    rng = np.random.default_rng(5)
+    if kind == "image-gradients":
+        g = rng.random((64, 32, 32)).astype(np.float32)
+        g[:, :6, :6] = 0.5  # flat: zero gradients
+        g[:8] = np.round(g[:8] * 4) / 4  # ties and exact edges
+        gy, gx = np.gradient(g, axis=(1, 2))
+    else:
+        gx, gy = rng.normal(size=(2, 200_000)).astype(np.float32)
+        if kind == "quantized":
+            gx, gy = np.round(gx * 8) / 8, np.round(gy * 8) / 8
+    assert np.array_equal(F.orientation_bins(gx, gy), _bins_by_difference(gx, gy))
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 256], ids=lambda m: f"m{m}")
+def test_pool2_and_hypot32_equal_numpy_bit_for_bit(m):
+    rng = np.random.default_rng(m)
+    g = rng.random((m, 32, 32)).astype(np.float32)
+    g[0, :8] = 0.25  # ties
+    want = g.reshape(m, 16, 2, 16, 2).mean(axis=(2, 4))
+    assert np.array_equal(F.pool2(g), want) and F.pool2(g).dtype == np.float32
+    n = rng.normal(size=(m, 32, 32)).astype(np.float32)
+    gy, gx = np.gradient(g, axis=(1, 2))
+    for x, y in ((gx, gy), (n, g), (n * 1e-20, n), (n * 1e20, n)):
+        assert np.array_equal(F.hypot32(x, y), np.hypot(x, y))
