@@ -86,6 +86,8 @@ def test_two_classes_on_one_unit_keep_the_head_and_get_binary_crossentropy(keras
     assert c.model is user  # units and activation fit already: only the loss changes
     assert c.compile_kwargs["loss"] == "binary_crossentropy"
     assert c.applied[0]["snippet"].startswith('model.compile(..., loss="binary_crossentropy")')
+    # 1 sigmoid unit is right for 2 classes once the loss is binary: the units finding goes
+    assert "MODEL_OUTPUT_UNITS" in c.applied[0]["fixes"]
     fit_after(c, x, y.astype("float32"))
 
 

@@ -29,8 +29,9 @@ class Scripted(keras.callbacks.Callback):
         return Report(list(self.findings))
 
 
-def _loop(model, pre, fits, y=Y):
-    """repair_fit with fit i scored fits[i] = (val_loss, val_accuracy, findings)."""
+def _loop(model, pre, fits, y=Y, late=()):
+    """repair_fit with fit i scored fits[i] = (val_loss, val_accuracy, findings); ``late``:
+    findings the hook's late lint adds to record["pre_fit"] during the first fit."""
     made: list[Scripted] = []
 
     def make_callbacks():
@@ -42,9 +43,12 @@ def _loop(model, pre, fits, y=Y):
 
     def original(m, **kw):
         fitted.append(m)
-        return keras.Model.fit(m, **kw)
+        history = keras.Model.fit(m, **kw)
+        if len(fitted) == 1:
+            record["pre_fit"] += [f.to_dict() for f in late]
+        return history
 
-    record: dict = {"facts": {"n_val": 20}}
+    record: dict = {"facts": {"n_val": 20}, "pre_fit": [f.to_dict() for f in pre]}
     args = {"x": X, "y": y, "epochs": 1, "batch_size": 20, "verbose": 0,
             "validation_data": (X[:20], y[:20])}
     repair_fit(original, model, args, record, make_callbacks, list(pre))
@@ -126,7 +130,8 @@ def test_a_model_built_by_fit_is_repaired_from_a_fresh_draw():
     assert not net.get_weights()  # fit builds it: no initial weights to go back to
     sat = Finding(Code.MODEL_SATURATING_ACTIVATION, Severity.WARNING, 0.8, "t", "e", {},
                   remedies_for(Code.MODEL_SATURATING_ACTIVATION, "relu_activation"))
-    record, _ = _loop(net, [sat], [(2.3, 0.1, []), (0.5, 0.8, [])])
+    # its lint ran after the first training step: the finding arrives during the first fit
+    record, _ = _loop(net, [], [(2.3, 0.1, []), (0.5, 0.8, [])], late=[sat])
     rep = record["repair"]
     assert [s["remedy"] for s in rep["steps"]] == ["relu_activation"] and rep["kept"] == 1
     assert all(keras.activations.serialize(b.activation) == "relu" for b in net.blocks)
@@ -154,3 +159,40 @@ def test_the_head_is_left_alone_without_a_head_finding():
     record, fitted = _loop(user, [lr], [(0.5, 0.3, []), (0.4, 0.35, [])])
     assert record["repair"]["steps"][0]["remedy"] == "lower_lr"
     assert fitted[-1].output_shape == (None, 1)
+
+
+def _sigmoid_head_model():
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, activation="relu"),
+                          keras.layers.Dense(3, activation="sigmoid")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+def _info(code, first):
+    return Finding(code, Severity.INFO, 0.5, "t", "e", {}, remedies_for(code, first))
+
+
+def test_a_healthy_fit_tries_the_model_lints_advice_once_and_keeps_it_when_better():
+    m = _sigmoid_head_model()
+    advice = _info(Code.MODEL_OUTPUT_ACTIVATION, "fix_output_activation")
+    record, _ = _loop(m, [advice], [(1.0, 0.6, []), (0.5, 0.8, []), (0.4, 0.85, [])])
+    steps = record["repair"]["steps"]
+    assert [(s["remedy"], s.get("step")) for s in steps] == [("fix_output_activation",
+                                                              "advice")]
+    assert record["repair"]["kept"] == 1
+
+
+def test_advice_that_made_it_worse_is_undone():
+    m = _sigmoid_head_model()
+    advice = _info(Code.MODEL_OUTPUT_ACTIVATION, "fix_output_activation")
+    record, _ = _loop(m, [advice], [(0.5, 0.8, []), (1.0, 0.6, [])])
+    assert record["repair"]["kept"] == 0
+    assert keras.activations.serialize(m.layers[-1].activation) == "sigmoid"  # put back
+
+
+def test_no_advice_step_for_training_info_findings():
+    m = _sigmoid_head_model()
+    under = _info(Code.TRAIN_UNDERFITTING, "more_epochs")
+    record, _ = _loop(m, [under], [(0.5, 0.8, []), (0.4, 0.85, [])])
+    assert not record["repair"]["steps"]

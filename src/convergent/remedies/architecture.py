@@ -151,7 +151,6 @@ def _fix_head(s: _State) -> tuple[str, str]:
             return [] if id(ly) in drop else None
 
         s.model, _ = rebuild(s.model, edit)
-        s.fixes.add(Code.MODEL_OUTPUT_UNITS.value)
         changes.append(f"output Dense {now_units} -> {units} units ({act}; the new layer "
                        "starts untrained)")
     elif now_act != act:
@@ -160,13 +159,14 @@ def _fix_head(s: _State) -> tuple[str, str]:
             raise ValueError("a Softmax layer's activation cannot be changed at run time")
         target.activation = keras.activations.get(act)
         changes.append(f"output activation {now_act} -> {act}")
-    if now_act != act:
-        s.fixes.add(Code.MODEL_OUTPUT_ACTIVATION.value)
     if not same_loss:
         s.compile_kwargs["loss"] = new_loss
-        s.fixes.add(Code.MODEL_LOSS_MISMATCH.value)
         changes.append(f"loss {_loss_name(old_loss)} -> {loss}"
                        + (" (from_logits=True)" if logits else ""))
+    # by construction the head and the loss now fit the labels and each other: the three
+    # codes about them are fixed together (the loop drops them from the script's findings)
+    s.fixes |= {Code.MODEL_OUTPUT_UNITS.value, Code.MODEL_LOSS_MISMATCH.value,
+                Code.MODEL_OUTPUT_ACTIVATION.value}
     labels = "integer labels" if fmt == "sparse" else "one-hot labels"
     act_arg = "" if act == "linear" else f', activation="{act}"'
     was = f"Dense({now_units})" + (f" + {now_act}" if now_act != "linear" else "")

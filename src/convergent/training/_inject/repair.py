@@ -14,8 +14,21 @@ all its epochs ("full_fit"): a kept fit must be a whole fit. Every fit must fit 
 TIME_FACTOR x one run of the script (start-up + its own fit), estimated from the last
 fit's time per epoch; a remedy that raised the epochs past that is cut to what fits.
 
+A healthy fit whose model lint still has an info finding with a run-time remedy (e.g.
+MODEL_TOO_SMALL, "a linear classifier of the pixels") gets one "advice" step: that remedy is
+tried once and keep-best decides (ADVICE_PREFIX).
+
+Remedies that rebuild the model (a new output head, wider or fewer layers:
+``remedies/architecture.py``) hand back a new Model; it is compiled with a fresh optimizer of
+the same class and settings, and a later step starts it from its own starting weights. A
+step that fixes several of the script's findings at once (``applied[i]["fixes"]``) drops
+them all. A model that ``fit`` itself builds (subclassed, no input shape) has no initial
+weights to go back to: its refits start from a fresh draw of its layers' initializers, and
+the lint findings the hook makes after its first step join the script's findings.
+
 The best fit is kept, not the last one: fits are ordered by :func:`_improved` (lower
-validation loss, then lower training loss). When a later step made things worse, the kept
+validation loss, then lower training loss; between fits trained with different losses,
+higher accuracy). When a later step made things worse, the kept
 fit's weights (stored after every fit), its activations and dropout rates are put back, the
 model is recompiled as it was for that fit when a later step recompiled it, and the user's
 script gets that fit's History. ``record["repair"]["kept"]`` is the kept fit (0: the
@@ -54,6 +67,12 @@ TIME_FACTOR = 2.0
 # validation accuracy, sqrt(p(1-p)/n), the same 1/sqrt(n_val) epoch-to-epoch noise the
 # curve checks allow for (training/curves.py, still_improving).
 NOISE_Z = 1.0
+# A healthy fit may still carry info findings of the model lint (e.g. MODEL_TOO_SMALL "a
+# linear classifier of the pixels"): advice about the architecture that the curves cannot
+# judge, because the fit learns, only less than it could. The loop tries one such remedy
+# once, within the time rule, and keep-best decides by the fit it measures; the training
+# curves' info findings are left to the "again" rule.
+ADVICE_PREFIX = "MODEL_"
 ENV_SEARCH = "CONVERGENT_REPAIR_SEARCH"
 RANDOM_PREFIX = "random:"
 
@@ -322,6 +341,7 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
     seconds = time.time() - t0
     if built_by_fit:  # its first draw is gone: the refits start from a fresh one
         initial = fresh_weights(model)
+    pre_findings = list(pre_findings) + _late_findings(record, pre_findings)
     record["monitor_before_repair"] = monitor.report().to_dict()
     fixed: set[str] = set()
     tried: set[str] = set()
@@ -341,6 +361,7 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
     start_weights: list[Any] | None = None  # the weights the last fit started from
     last_change: Any = None       # the last step's RuntimeChange (None: none yet / a rerun)
     finish: dict[str, Any] | None = None  # the last fit, to run again without the stop rule
+    advised = False               # the one "advice" step was taken
     for _ in range(MAX_STEPS):
         before = _score(monitor)
         epochs_before = int(fit_kwargs.get("epochs", 1) or 1)
@@ -349,12 +370,16 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             kind, change = "full_fit", None
         elif report.healthy:
             # healthy; go on only while the last step gained beyond noise and a finding
-            # (an info one: the fit is healthy) still asks for the same remedy
-            if last_change is None or not gained(steps[-1]["before"], steps[-1]["after"],
-                                                 n_scored, _same_loss(fits, -2, -1)) \
-                    or not _again(last_change.applied, report.findings)[0]:
+            # (an info one: the fit is healthy) still asks for the same remedy; else try
+            # the model lint's architecture advice once (ADVICE_PREFIX)
+            if last_change is not None and gained(steps[-1]["before"], steps[-1]["after"],
+                                                  n_scored, _same_loss(fits, -2, -1)) \
+                    and _again(last_change.applied, report.findings)[0]:
+                kind = "again"
+            elif not advised and _advice(report.findings, tried):
+                kind, advised = "advice", True
+            else:
                 break
-            kind = "again"
         if kind == "full_fit":
             current.set_weights(finish["start_weights"])
             ck = dict(_compile_args(current) or {})
@@ -373,6 +398,9 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             elif kind == "again":
                 acted, skip = _again(last_change.applied, report.findings)
                 change = runtime.apply(acted, current, {}, fit_kwargs, skip=skip)
+            elif kind == "advice":
+                change = runtime.apply(_advice(report.findings, tried), current, {},
+                                       fit_kwargs, skip=tried)
             else:
                 change = runtime.apply(report.findings, current, {}, fit_kwargs, skip=tried)
             if change is None or not change.changed:
@@ -441,7 +469,9 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             step["time_left"] = round(left, 1)
             step["estimate"] = round(_fit_estimate(fits[:-1], fit_kwargs.get("epochs", 1)), 1)
         if kind != "remedy":
-            step["step"] = kind  # "again": after a healthy fit; "full_fit": a rerun
+            # "again": after a healthy fit; "advice": an info lint finding's remedy after a
+            # healthy fit; "full_fit": a rerun
+            step["step"] = kind
         if rng is not None:
             step["search"] = f"{RANDOM_PREFIX}{seed}"
         steps.append(step)
@@ -455,7 +485,7 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             last_change = change
         _publish(record, steps, fits, best)
         _flush()
-        if kind == "again" and best != len(fits) - 1:
+        if kind in ("again", "advice") and best != len(fits) - 1:
             break  # going on from a healthy fit made it worse: the healthy one is kept
     kept = _best(fits)
     # always: a step that stopped before its fit (no remedy left, out of time) has already
@@ -464,6 +494,35 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
     record["monitor"] = fits[kept]["monitor"]
     _publish(record, steps, fits, kept)
     return fits[kept]["history"]
+
+
+def _advice(findings: list[Any], tried: set[str]) -> list[Any]:
+    """The info findings about the model (ADVICE_PREFIX codes) that have a run-time remedy
+    not tried yet: the "advice" step of a healthy fit acts on them."""
+    from convergent.findings import Severity
+    from convergent.remedies import runtime
+
+    return [f for f in findings if f.severity is Severity.INFO
+            and f.code.value.startswith(ADVICE_PREFIX)
+            and any(runtime.can_apply(r.id) and r.id not in tried for r in f.remedies)]
+
+
+def _late_findings(record: dict[str, Any], pre_findings: list[Any]) -> list[Any]:
+    """The lint findings of a model that fit built (the hook lints it after the first
+    training step and appends them to ``record["pre_fit"]``), not yet in ``pre_findings``."""
+    from convergent.findings import Finding
+
+    known = {f.code for f in pre_findings}
+    out = []
+    for d in record.get("pre_fit") or []:
+        try:
+            f = Finding.from_dict(d)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if f.code not in known:
+            known.add(f.code)
+            out.append(f)
+    return out
 
 
 def _best(fits: list[dict[str, Any]]) -> int:
