@@ -73,3 +73,20 @@ def test_irregular_ratios_keep_the_gather():
     from convergent.data import resample
 
     assert resample.runs(26, 64) is None and resample.runs(51, 64) is None
+
+
+@pytest.mark.parametrize("zoom", [1.05, 1.1, 1.15])
+def test_crop_boxes_run_on_strided_views_with_the_gathers_result(zoom):
+    from convergent.data import resample
+
+    c = 32 / zoom
+    lo, hi = float(np.float32((32 - c) / 2)), float(np.float32((32 + c) / 2))
+    assert resample.runs(32, 32, lo, hi) is None
+    assert resample.column_runs(32, 32, lo, hi) is not None
+    x = np.random.default_rng(5).normal(size=(32, 4, 3))  # negative values too
+    idx, w = resample.taps(32, 32, lo, hi)
+    want = x[idx[:, 0]] * w[:, 0, None, None]
+    for t in range(1, idx.shape[1]):  # the gather's order, zero-weight taps included
+        if w[:, t].any():
+            want += x[idx[:, t]] * w[:, t, None, None]
+    assert np.array_equal(resample._first_axis(x, 32, lo, hi), want.astype(np.float32))

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -107,6 +108,30 @@ def runs(n_in: int, n_out: int, lo: float = 0.0, hi: float | None = None
     return tuple(best) if best is not None and len(best) <= MAX_RUNS else None
 
 
+@lru_cache(maxsize=512)
+def column_runs(n_in: int, n_out: int, lo: float = 0.0, hi: float | None = None
+                ) -> tuple[tuple[int, tuple[tuple[int, int, int], ...]], ...] | None:
+    """Each tap column of :func:`taps` (all-zero padding columns left out, as the gather
+    does) as runs of consecutive outputs ``o0..o1`` reading consecutive inputs from
+    ``i0``: ``((column, ((o0, o1, i0), ...)), ...)``, or None above ``MAX_RUNS`` runs.
+
+    For crops (``lo``/``hi`` a box) the ratio is irregular but a tap's input index
+    still steps by one over long stretches: a zoom of 1.05-1.15 on 32 px forms 2-3 runs
+    per column."""
+    idx, w = taps(n_in, n_out, lo, hi)
+    out = []
+    total = 0
+    for t in range(idx.shape[1]):
+        if t and not w[:, t].any():
+            continue
+        cuts = np.flatnonzero(np.diff(idx[:, t]) != 1) + 1
+        bounds = np.concatenate([[0], cuts, [n_out]])
+        col = tuple((int(a), int(b), int(idx[a, t])) for a, b in pairwise(bounds))
+        total += len(col)
+        out.append((t, col))
+    return tuple(out) if total <= MAX_RUNS else None
+
+
 def _first_axis(x: np.ndarray, n_out: int, lo: float = 0.0, hi: float | None = None
                 ) -> np.ndarray:
     """Resample axis 0 of float64 ``x`` to ``n_out`` values; float32 result.
@@ -131,6 +156,19 @@ def _first_axis(x: np.ndarray, n_out: int, lo: float = 0.0, hi: float | None = N
         return acc.astype(np.float32)
     idx, w = taps(x.shape[0], n_out, lo, hi)
     shape = (n_out,) + (1,) * (x.ndim - 1)
+    cols = column_runs(x.shape[0], n_out, lo, hi)
+    if cols is not None:  # the gather's products and sums, on strided views
+        acc = np.empty((n_out,) + x.shape[1:], np.float64)
+        tmp = np.empty_like(acc)
+        for t, col in cols:
+            for o0, o1, i0 in col:
+                wt = w[o0:o1, t].reshape((o1 - o0,) + shape[1:])
+                if t == 0:
+                    np.multiply(x[i0:i0 + o1 - o0], wt, out=acc[o0:o1])
+                else:
+                    np.multiply(x[i0:i0 + o1 - o0], wt, out=tmp[o0:o1])
+                    acc[o0:o1] += tmp[o0:o1]
+        return acc.astype(np.float32)
     # Pillow starts from 0.0 and adds tap by tap; 0.0 + a == a, so start from tap 0.
     # take(out=) and in-place products: no temporaries (3x faster on 512 images)
     acc = np.take(x, idx[:, 0], axis=0)
