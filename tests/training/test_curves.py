@@ -668,3 +668,64 @@ def test_lr_too_high_judges_the_rate_a_schedule_set_when_the_loss_blew_up() -> N
     g = next(f for f in analyze_curves(RunFacts(history=flat, steps=steps, optimizer=adam)
                                        ).findings if f.code.value == "TRAIN_LR_TOO_HIGH")
     assert g.severity.value == "info"
+
+
+def _rms_run(values: list[float], acts: str = "relu", normalization: bool = False,
+             loss: tuple[float, ...] = (2.30, 2.30, 2.29, 2.29)) -> RunFacts:
+    a = {"layers": [f"l{i}" for i in range(len(values))], "activations": [acts] * len(values),
+         "steps": [0, 25], "epochs": [0, 0], "values": [values, values]}
+    return RunFacts(history={"loss": list(loss), "accuracy": [0.1] * len(loss)},
+                    activation_rms=a, n_classes=10,
+                    regularization={"dropout": False, "augmentation": False,
+                                    "weight_decay": False, "normalization": normalization})
+
+
+def test_signal_collapse_positive_glorot_relu_stack() -> None:
+    # Glorot + ReLU halves the second moment per layer: RMS x 2^-1/2 per layer (He 2015)
+    fading = [0.3 * 2 ** (-i / 2) for i in range(10)]
+    f = next(f for f in analyze_curves(_rms_run(fading)).findings
+             if f.code.value == "MODEL_NO_NORMALIZATION_LAYER")
+    assert f.severity is Severity.WARNING and f.evidence["at_init"] is True
+    assert f.evidence["ratio"] == pytest.approx(2 ** -4.5)
+    assert f.remedies[0].id == "batch_norm"
+    assert rank(analyze_curves(_rms_run(fading)).findings)[0].code.value == \
+        "MODEL_NO_NORMALIZATION_LAYER"
+
+
+def test_signal_collapse_negatives() -> None:
+    fading = [0.3 * 2 ** (-i / 2) for i in range(10)]
+    code = "MODEL_NO_NORMALIZATION_LAYER"
+    assert code not in codes(_rms_run([0.3] * 10))                  # He init: RMS kept
+    assert code not in codes(_rms_run(fading, normalization=True))  # BN in the model
+    assert code not in codes(_rms_run(fading[:5]))                  # too shallow to judge
+    assert code not in codes(_rms_run(fading, acts="tanh"))         # not the ReLU mechanism
+    learned = (2.3, 1.2, 0.6, 0.3)
+    assert code not in codes(_rms_run(fading, loss=learned))        # it learns anyway
+
+
+def _bn_run(m2: list[float], train_acc: float = 0.99, val_acc: float = 0.11) -> RunFacts:
+    b = {"layers": [f"bn{i}" for i in range(len(m2))], "epochs": [0, 1, 2],
+         "values": [m2, m2, m2]}
+    return RunFacts(history={"loss": [1.0, 0.4, 0.2], "accuracy": [0.8, 0.95, train_acc],
+                             "val_accuracy": [0.1, 0.1, val_acc]},
+                    n_classes=10, n_val=160, bn_moments=b)
+
+
+def test_bn_statistics_positive_moving_variance_far_from_the_batches() -> None:
+    f = next(f for f in analyze_curves(_bn_run([0.006, 0.02, 0.3])).findings
+             if f.code.value == "TRAIN_BN_STATISTICS")
+    assert f.evidence["layer"] == "bn0" and f.evidence["layers_off"] == 2
+    assert f.remedies[0].id == "bn_momentum" and f.evidence["began_epoch"] == 0
+    # too large as well as too small: inputs 10x the moving variance
+    assert "TRAIN_BN_STATISTICS" in codes(_bn_run([1.0, 10.0]))
+    # a cause: it ranks before the overfitting symptom it produces
+    facts = _bn_run([0.006], val_acc=0.1)
+    facts.history["val_loss"] = [2.3, 2.5, 2.9]
+    ranked = [f.code.value for f in rank(analyze_curves(facts).findings)]
+    assert "TRAIN_STUCK_AT_CHANCE" in ranked and ranked[0] == "TRAIN_BN_STATISTICS"
+
+
+def test_bn_statistics_negatives() -> None:
+    assert "TRAIN_BN_STATISTICS" not in codes(_bn_run([0.6, 0.8, 1.3]))           # agree
+    assert "TRAIN_BN_STATISTICS" not in codes(_bn_run([0.006], val_acc=0.97))     # no gap
+    assert "TRAIN_BN_STATISTICS" not in codes(RunFacts(history=healthy()))        # no BN

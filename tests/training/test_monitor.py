@@ -192,3 +192,42 @@ def test_subclassed_model_built_by_its_first_step_is_still_sampled() -> None:
     assert facts.grad_norms and len(facts.grad_norms["layers"]) == 4
     assert all(len(v) == 4 for v in facts.grad_norms["values"])
     assert facts.weight_norms and all(len(v) == 4 for v in facts.weight_norms["values"])
+
+
+@pytest.mark.parametrize("init,fades", [("glorot_uniform", True), ("he_normal", False)])
+def test_monitor_measures_the_signal_fading_through_glorot_relu_layers(init, fades) -> None:
+    # He et al. 2015: Glorot halves the second moment per ReLU layer, He keeps it
+    x, y = data()
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten()]
+    layers += [keras.layers.Dense(64, activation="relu", kernel_initializer=init)
+               for _ in range(10)]
+    m = keras.Sequential(layers + [keras.layers.Dense(4, activation="softmax")])
+    mon = Monitor(sample_every=3, probe_data=(x, y))
+    fit(m, x, y, keras.optimizers.SGD(1e-4), epochs=3, callbacks=[mon])
+    rms = mon.report().metrics["activation_rms"]
+    first = rms["values"][0]
+    assert len(first) == 10 and rms["steps"][0] == 0
+    ratio = first[-1] / first[0]
+    assert (ratio < 0.1) is fades
+    assert ("MODEL_NO_NORMALIZATION_LAYER" in mon.report().codes) is fades
+
+
+@pytest.mark.parametrize("momentum,off", [(0.99, True), (0.5, False)])
+def test_monitor_measures_batch_norm_moving_statistics(momentum, off) -> None:
+    # 24 steps: momentum 0.99 keeps 0.99^24 = 79 % of the initial variance 1, while the
+    # inputs' variance here is ~0.01; momentum 0.5 forgets it within a few steps
+    x, y = data()
+    x = x * 0.1
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                          keras.layers.Dense(16, kernel_initializer="he_normal"),
+                          keras.layers.BatchNormalization(momentum=momentum),
+                          keras.layers.Activation("relu"),
+                          keras.layers.Dense(4, activation="softmax")])
+    mon = Monitor(sample_every=3, probe_data=(x, y))
+    fit(m, x, y, keras.optimizers.Adam(1e-3), epochs=3, callbacks=[mon])
+    bn = mon.report().metrics["bn_moments"]
+    assert bn["layers"] == [m.layers[2].name] and bn["epochs"] == [0, 1, 2]
+    m2 = bn["values"][-1][0]
+    assert (max(m2, 1 / m2) >= 4) is off

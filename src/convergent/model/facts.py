@@ -103,6 +103,11 @@ class ModelFacts:
         return self.input_shape is not None and len(self.input_shape) == 4
 
 
+# layers that normalize hidden activations (not the input-standardizing ``Normalization``)
+NORM_LAYERS = frozenset({"BatchNormalization", "LayerNormalization", "GroupNormalization",
+                         "SyncBatchNormalization", "RMSNormalization"})
+
+
 def _cls_kind(layer: Any) -> str:
     c = type(layer).__name__
     if c in ("Dense", "EinsumDense"):
@@ -111,8 +116,7 @@ def _cls_kind(layer: Any) -> str:
         return "conv"
     if c in ("Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax"):
         return "act"
-    if c in ("BatchNormalization", "LayerNormalization", "GroupNormalization",
-             "SyncBatchNormalization", "RMSNormalization"):
+    if c in NORM_LAYERS:
         return "norm"
     if "Dropout" in c:
         return "dropout"

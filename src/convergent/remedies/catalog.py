@@ -166,6 +166,9 @@ CATALOG: dict[str, Entry] = {
     "reduce_l2": Entry("Reduce the L1/L2 weight penalty: it outweighs the data loss",
                        "layers.Dense(..., kernel_regularizer=regularizers.l2(1e-4))",
                        (C.TRAIN_STUCK_AT_CHANCE, C.TRAIN_UNDERFITTING)),
+    "bn_momentum": Entry("Let BatchNormalization's moving statistics catch up: lower its "
+                         "momentum (or train more steps per epoch)",
+                         "layers.BatchNormalization(momentum=0.9)", (C.TRAIN_BN_STATISTICS,)),
     "weight_decay": Entry("Add weight decay / L2",
                           "keras.optimizers.AdamW(1e-3, weight_decay=1e-4)",
                           (C.TRAIN_OVERFITTING, C.TRAIN_NO_REGULARIZATION, C.MODEL_TOO_LARGE)),

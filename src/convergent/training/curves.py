@@ -63,6 +63,11 @@ class RunFacts:
         weight_norms: same layout (||W|| per layer at each sample).
         dead_fraction, saturated_fraction: ``{"steps": [...], "epochs": [...],
             "values": [...]}`` on a fixed probe batch.
+        activation_rms: ``{"layers": [...], "activations": ["relu", ...], "steps": [...],
+            "epochs": [...], "values": [[RMS per probed hidden layer] per sample]}``.
+        bn_moments: ``{"layers": [...], "epochs": [...], "values": [[mean square of each
+            BatchNormalization layer's inputs normalized by its moving statistics] per
+            epoch]}`` (1 when they agree).
         early_stopping: ``{"patience": int, "monitor": str}`` of the run's EarlyStopping.
     """
 
@@ -82,6 +87,8 @@ class RunFacts:
     weight_norms: dict[str, Any] | None = None
     dead_fraction: dict[str, Any] | None = None
     saturated_fraction: dict[str, Any] | None = None
+    activation_rms: dict[str, Any] | None = None
+    bn_moments: dict[str, Any] | None = None  # Monitor.bn: per BN layer per epoch
     early_stopping: dict[str, Any] | None = None  # {"patience", "monitor"} when one is used
     # evidence from model/loss_probe.py: the compiled loss is a user function that is not
     # finite on a confident mistake (an unclipped log)
@@ -1013,6 +1020,18 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         "SGD with momentum 0.9) reaches a good fit in far fewer epochs.", ev, 0, "adam")]
 
 
+def _accuracy_gap(facts: RunFacts, p: Mapping[str, Any]) -> tuple[float, float, bool] | None:
+    """(train, validation accuracy at the last epoch, whether train exceeds validation by
+    more than ``p["GAP"]`` and ``p["Z"]`` binomial sigmas); None without both series."""
+    ak = facts.acc_key()
+    if not ak or f"val_{ak}" not in facts.history:
+        return None
+    tr, va = float(facts.series(ak)[-1]), float(facts.series(f"val_{ak}")[-1])
+    n = facts.n_val or p["N_UNKNOWN"]
+    sigma = math.sqrt(max(va * (1 - va), 1e-4) / n)
+    return tr, va, bool(tr - va > max(p["GAP"], p["Z"] * sigma))
+
+
 @CURVES.register("no_regularization", codes=[Code.TRAIN_NO_REGULARIZATION],
                  # train-validation accuracy gap > 10 points and > 3 binomial sigmas of the
                  # validation accuracy: more than noise; first principles
@@ -1021,16 +1040,11 @@ def check_no_regularization(facts: RunFacts, p: dict[str, Any]) -> list[Finding]
     reg = facts.regularization
     if not reg or any(reg.get(k) for k in ("dropout", "weight_decay", "augmentation")):
         return []
-    ak = facts.acc_key()
-    gap_ok, has_gap = False, False
+    gap = _accuracy_gap(facts, p)
+    has_gap, gap_ok = gap is not None, bool(gap and gap[2])
     ev: dict[str, Any] = {"regularization": reg}
-    if ak and f"val_{ak}" in facts.history:
-        has_gap = True
-        tr, va = facts.series(ak)[-1], facts.series(f"val_{ak}")[-1]
-        n = facts.n_val or p["N_UNKNOWN"]
-        sigma = math.sqrt(max(va * (1 - va), 1e-4) / n)
-        gap_ok = bool(tr - va > max(p["GAP"], p["Z"] * sigma))
-        ev.update(train_accuracy=float(tr), val_accuracy=float(va), gap_threshold=p["GAP"])
+    if gap:
+        ev.update(train_accuracy=gap[0], val_accuracy=gap[1], gap_threshold=p["GAP"])
     over = check_overfitting(facts, CURVES.params("overfitting"))
     if not (gap_ok or over):
         return []
@@ -1201,6 +1215,85 @@ def check_vanishing(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
                 _sample_epoch(s, i), "relu_activation", "batch_norm",
                 began_step=_sample_step(s, i)))
     return out
+
+
+@CURVES.register("signal_collapse", codes=[Code.MODEL_NO_NORMALIZATION_LAYER],
+                 # Glorot init keeps a layer's output variance equal to its input's for
+                 # linear units only; a ReLU halves the second moment (He et al. 2015,
+                 # sec. 2.2: "the variance of the input signal ... is reduced by 2^L" with
+                 # Xavier init, and their 30-layer Xavier net does not learn). A 10x fall of
+                 # the RMS from the first to the last ReLU layer is ~7 such halvings: the
+                 # logits barely depend on the input and the early layers' gradients shrink
+                 # with the signal
+                 DROP=0.1,
+                 # at least that many ReLU layers, so the fall is depth, not one odd layer
+                 MIN_LAYERS=6)
+def check_signal_collapse(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    a = facts.activation_rms
+    if not a or not a.get("values") or not _at_init(a, 0) or \
+            (facts.regularization or {}).get("normalization") is not False:
+        return []
+    acts = a.get("activations") or []
+    first = a["values"][0]
+    relu = [(n, v) for n, act, v in zip(a.get("layers") or [], acts, first)
+            if act in ("relu", "relu6")]
+    if len(relu) < p["MIN_LAYERS"] or not all(np.isfinite(v) for _, v in relu) \
+            or relu[0][1] <= 0:
+        return []
+    ratio = relu[-1][1] / relu[0][1]
+    if ratio >= p["DROP"] or not _not_halved(facts, min_epochs=3):
+        return []
+    return [make_finding(
+        Code.MODEL_NO_NORMALIZATION_LAYER, Severity.WARNING, 0.7,
+        "The signal fades through the layers",
+        f"Before training, the output of {relu[-1][0]} is {ratio:.2g} the size (RMS) of "
+        f"{relu[0][0]}'s: across {len(relu)} ReLU layers with no normalization the signal "
+        "shrinks layer by layer, the prediction barely depends on the input, and the loss "
+        "has not even halved. Add BatchNormalization after the convolutions (or use He "
+        "initialization).",
+        {"rms_first": relu[0][1], "rms_last": relu[-1][1], "ratio": float(ratio),
+         "relu_layers": len(relu), "ratio_threshold": p["DROP"], AT_INIT: True},
+        0, "batch_norm", "he_init", began_step=0)]
+
+
+@CURVES.register("bn_statistics", codes=[Code.TRAIN_BN_STATISTICS],
+                 # a BatchNormalization layer whose inputs, normalized by its moving
+                 # statistics, have a mean square 4x off 1 (2x in RMS) hands the next layer
+                 # activations twice too large or small at inference, compounding layer by
+                 # layer (keras#7265, tensorflow#44568). With >= 32 probe values per channel
+                 # the mean square's sampling error is ~sqrt(2/32) = 25 %, far inside 4x
+                 RATIO=4.0,
+                 # the symptom, as for TRAIN_NO_REGULARIZATION: validation accuracy more
+                 # than 10 points and 3 binomial sigmas below training accuracy
+                 GAP=0.10, Z=3.0, N_UNKNOWN=500)
+def check_bn_statistics(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    b = facts.bn_moments
+    if not b or not b.get("values"):
+        return []
+    gap = _accuracy_gap(facts, p)
+    if not gap or not gap[2]:
+        return []
+    off = [[max(v, 1 / v) if v > 0 and math.isfinite(v) else math.inf for v in row]
+           for row in b["values"]]
+    last = off[-1]
+    j = int(np.argmax(last))
+    if last[j] < p["RATIO"]:
+        return []
+    began = next(i for i, row in enumerate(off) if max(row) >= p["RATIO"])
+    epochs = b.get("epochs") or list(range(len(off)))
+    name, m2 = b["layers"][j], b["values"][-1][j]
+    return [make_finding(
+        Code.TRAIN_BN_STATISTICS, Severity.WARNING, 0.8,
+        "BatchNormalization's moving statistics are off",
+        f"At inference {name} normalizes its inputs with a moving mean and variance that do "
+        f"not match them (mean square {m2:.3g} instead of ~1 on training images), so "
+        f"validation sees other activations than training did: train accuracy "
+        f"{gap[0]:.2f}, validation {gap[1]:.2f}. The moving averages had too few steps to "
+        "catch up; lower the layer's momentum (0.9) or train more steps.",
+        {"layer": name, "normalized_mean_square": m2, "ratio_threshold": p["RATIO"],
+         "train_accuracy": gap[0], "val_accuracy": gap[1], "layers_off": sum(
+             v >= p["RATIO"] for v in last)},
+        int(epochs[began]), "bn_momentum")]
 
 
 @CURVES.register("dying_relu", codes=[Code.TRAIN_DYING_RELU],

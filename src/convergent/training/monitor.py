@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from convergent.findings import Code, Finding, Report, Severity
+from convergent.model.facts import NORM_LAYERS
 from convergent.training import curves
 from convergent.training.curves import RunFacts
 
@@ -184,6 +185,12 @@ class Monitor(keras.callbacks.Callback):
         self.wnorms = {"layers": [], "sizes": [], "steps": [], "epochs": [], "values": []}
         self.dead = {"steps": [], "epochs": [], "values": [], "per_layer": []}
         self.saturated = {"steps": [], "epochs": [], "values": []}
+        # RMS of each probed hidden activation (the layers of ``_probe_layers``, in order)
+        self.act_rms = {"layers": [], "activations": [], "steps": [], "epochs": [],
+                        "values": []}
+        # per BatchNormalization layer at each epoch end: the mean square of its inputs
+        # normalized by its moving statistics, in inference mode (1 when they agree)
+        self.bn = {"layers": [], "epochs": [], "values": []}
         self.errors: list[str] = []
         self.detected: dict[str, int] = {}
         self.stopped: dict[str, Any] | None = None
@@ -199,6 +206,8 @@ class Monitor(keras.callbacks.Callback):
         self._probe_model: Any = None
         self._probe_full: Any = None
         self._probe_layers: list[tuple[str, str]] = []
+        self._bn_model: Any = None
+        self._bn_layers: list[Any] = []
         self._loss_fn: Any = None
         self._groups: list[tuple[str, list[int]]] = []
         self._sample_seconds = 0.0
@@ -249,12 +258,15 @@ class Monitor(keras.callbacks.Callback):
         loss = getattr(model, "loss", None)
         if isinstance(loss, (str, keras.losses.Loss)) or callable(loss):
             self._loss_fn = keras.losses.get(loss) if isinstance(loss, str) else loss
+        self._setup_bn_probe(model)
         layers = [l for l in model.layers[:-1]]
         chosen = [(l, a) for l in layers if (a := _activation_name(l))
                   and (a in _RELU_NAMES or a in _SATURATING_NAMES)]
         if chosen and getattr(model, "inputs", None):
             self._probe_model = keras.Model(model.inputs, [l.output for l, _ in chosen])
             self._probe_layers = [(l.name, a) for l, a in chosen]
+            self.act_rms["layers"] = [l.name for l, _ in chosen]
+            self.act_rms["activations"] = [a for _, a in chosen]
             if keras.backend.backend() in ("tensorflow", "torch") \
                     and len(getattr(model, "outputs", None) or []) == 1:
                 # activations and prediction from one pass: a sample costs one forward
@@ -265,6 +277,39 @@ class Monitor(keras.callbacks.Callback):
                 except Exception as e:  # the separate passes still work
                     self.errors.append(f"combined probe: {type(e).__name__}: {e}")
 
+    def _setup_bn_probe(self, model: Any) -> None:
+        bns = [l for l in model.layers if type(l).__name__ == "BatchNormalization"]
+        if not bns or not getattr(model, "inputs", None):
+            return
+        try:
+            self._bn_model = keras.Model(model.inputs, [l.input for l in bns])
+        except Exception as e:  # a layer used twice, or outside the graph: no BN facts
+            self.errors.append(f"batch-norm probe: {type(e).__name__}: {e}")
+            return
+        self._bn_layers = bns
+        self.bn["layers"] = [l.name for l in bns]
+
+    def _sample_bn(self, epoch: int) -> None:
+        """How far each BatchNormalization layer's moving statistics are from the inputs
+        it normalizes at inference: mean over channels of ((x - moving_mean)^2 /
+        moving_variance) on the probe batch, in inference mode (so each layer sees what
+        validation and predict feed it). 1 when they agree."""
+        if self._bn_model is None or self._probe is None:
+            return
+        outs = self._bn_model(self._probe[0], training=False)
+        if not isinstance(outs, (list, tuple)):
+            outs = [outs]
+        vals = []
+        for layer, out in zip(self._bn_layers, outs):
+            a = _to_numpy(out).astype(np.float64)
+            axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
+            a = np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])
+            mean = _to_numpy(layer.moving_mean).astype(np.float64)
+            var = _to_numpy(layer.moving_variance).astype(np.float64) + layer.epsilon
+            vals.append(float(np.median(np.mean((a - mean) ** 2, axis=0) / var)))
+        self.bn["epochs"].append(int(epoch))
+        self.bn["values"].append(vals)
+
     # -- per batch -------------------------------------------------------------------------
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         step = self._steps_done_before_epoch + batch
@@ -274,7 +319,8 @@ class Monitor(keras.callbacks.Callback):
             self._set_up_late = True  # once: a failing set-up is not retried every step
             # a subclassed model is built by its first training step (TF, JAX): set up now,
             # and drop what was sampled of the unbuilt model
-            for d in (self.grad, self.updates, self.wnorms, self.dead, self.saturated):
+            for d in (self.grad, self.updates, self.wnorms, self.dead, self.saturated,
+                      self.act_rms):
                 for k in ("steps", "epochs", "values", "per_layer"):
                     if k in d:
                         d[k] = []
@@ -379,8 +425,10 @@ class Monitor(keras.callbacks.Callback):
             dead_units = relu_units = 0
             sat_vals = sat_total = 0
             per_layer = {}
+            rms = []
             for (name, act), out in zip(self._probe_layers, outs):
                 a = _to_numpy(out)
+                rms.append(float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))))
                 if act in _RELU_NAMES:
                     flat = a.reshape(-1, a.shape[-1])
                     dead = int(np.sum(np.all(flat <= 0, axis=0)))
@@ -392,6 +440,9 @@ class Monitor(keras.callbacks.Callback):
                         if act == "tanh" else (SATURATION_EDGE, 1 - SATURATION_EDGE)
                     sat_vals += int(np.sum((a < lo) | (a > hi)))
                     sat_total += a.size
+            self.act_rms["steps"].append(step)
+            self.act_rms["epochs"].append(self._epoch)
+            self.act_rms["values"].append(rms)
             if relu_units:
                 self.dead["steps"].append(step)
                 self.dead["epochs"].append(self._epoch)
@@ -419,6 +470,10 @@ class Monitor(keras.callbacks.Callback):
             if lr is not None:
                 self.history.setdefault("learning_rate", []).append(lr)
         self._steps_done_before_epoch = self._global_step + 1
+        try:
+            self._sample_bn(epoch)
+        except Exception as e:  # never break the user's run
+            self.errors.append(f"batch-norm sample: {type(e).__name__}: {e}")
         self._analyze()
         for f in self._findings:
             self.detected.setdefault(f.code.value, int(epoch))
@@ -486,6 +541,8 @@ class Monitor(keras.callbacks.Callback):
             weight_norms=self.wnorms if self.wnorms["values"] else None,
             dead_fraction=self.dead if self.dead["values"] else None,
             saturated_fraction=self.saturated if self.saturated["values"] else None,
+            activation_rms=self.act_rms if self.act_rms["values"] else None,
+            bn_moments=self.bn if self.bn["values"] else None,
             early_stopping=f.get("early_stopping"),
             loss_unsafe=f.get("loss_unsafe"),
         )
@@ -537,6 +594,8 @@ class Monitor(keras.callbacks.Callback):
             "update_ratios": {k: self.updates[k] for k in ("layers", "steps", "values")},
             "dead_fraction": {k: self.dead[k] for k in ("steps", "values", "per_layer")},
             "saturated_fraction": {k: self.saturated[k] for k in ("steps", "values")},
+            "activation_rms": {k: self.act_rms[k] for k in ("layers", "steps", "values")},
+            "bn_moments": dict(self.bn),
             "plateau": self._curve_metrics.get("plateau"),
             "summary": summary,
         })
@@ -592,8 +651,9 @@ def _regularization_facts(model: Any) -> dict[str, Any] | None:
                   for l in layers)
     augment = any(type(l).__name__.startswith(_AUGMENT_PREFIX) for l in layers)
     l2 = any(getattr(l, "kernel_regularizer", None) is not None for l in layers)
+    norm = any(type(l).__name__ in NORM_LAYERS for l in layers)
     opt = getattr(model, "optimizer", None)
     wd = getattr(opt, "weight_decay", None) if opt is not None else None
-    return {"dropout": dropout, "augmentation": augment,
+    return {"dropout": dropout, "augmentation": augment, "normalization": norm,
             "weight_decay": bool(l2 or (isinstance(wd, (int, float)) and wd > 0)),
             "n_params": int(model.count_params()) if model.built else None}
