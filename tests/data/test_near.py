@@ -1,6 +1,7 @@
 """Near-duplicate verification: crops align, distinct pictures do not."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from convergent.data import features as F
@@ -41,3 +42,13 @@ def test_alignment_is_the_same_in_partner_blocks(monkeypatch):
     monkeypatch.setattr(near, "PARTNER_BLOCK", 2)
     monkeypatch.setattr(near, "ALIGN_CHUNK", 3)
     np.testing.assert_allclose(near.aligned_corr(g, pairs), whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("m", [1, 3, 200], ids=lambda m: f"m{m}")
+def test_pool4_equals_numpys_two_axis_mean_bit_for_bit(m):
+    from convergent.data.near import _pool4
+
+    g = np.random.default_rng(m).normal(size=(m, 1024)).astype(np.float16)
+    want = g.astype(np.float32).reshape(-1, 8, 4, 8, 4).mean(axis=(2, 4))
+    got = _pool4(g)
+    assert got.dtype == np.float32 and np.array_equal(got, want)

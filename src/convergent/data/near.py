@@ -86,13 +86,29 @@ def _unique_pairs(p: np.ndarray, n: int) -> np.ndarray:
 POOL_CHUNK = 8192
 
 
+def _pool4(g32: np.ndarray) -> np.ndarray:
+    """4x4 mean pooling of flattened 32x32 images to (m, 8, 8) float32, as
+    ``g.reshape(-1, 8, 4, 8, 4).mean(axis=(2, 4))`` computes it, bit for bit: each of a
+    block's rows summed left to right, the four row sums added top to bottom, divided by
+    16 (exact). NumPy's two-axis reduction over the strided view was 2.5x slower."""
+    v = np.asarray(g32).astype(np.float32).reshape(-1, 8, 4, 8, 4)
+    out = None
+    for i in range(4):
+        r = ((v[:, :, i, :, 0] + v[:, :, i, :, 1]) + v[:, :, i, :, 2]) + v[:, :, i, :, 3]
+        if out is None:
+            out = r
+        else:
+            out += r
+    out /= np.float32(16)
+    return out
+
+
 def _coarse(g32: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """8x8 mean-pooled, zero-mean, unit-norm gray of the 32x32 images ``g32[rows]``."""
     out = np.empty((len(rows), 64), np.float32)
     for c0 in range(0, len(rows), POOL_CHUNK):
         part = rows[c0:c0 + POOL_CHUNK]
-        g = g32[part].astype(np.float32).reshape(-1, 8, 4, 8, 4).mean(axis=(2, 4))
-        g = g.reshape(len(part), -1)
+        g = _pool4(g32[part]).reshape(len(part), -1)
         g -= g.mean(axis=1, keepdims=True)
         out[c0:c0 + len(part)] = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-6)
     return out

@@ -91,7 +91,9 @@ def class_ratio(x: np.ndarray, k: int = OUTLIER_K, seed: int = 0) -> np.ndarray:
         pair = np.empty(PAIRS, x.dtype)
         for i in range(0, PAIRS, PAIR_CHUNK):  # the same row norms, on in-cache blocks
             j = i + PAIR_CHUNK
-            pair[i:j] = np.linalg.norm(x[a[i:j]] - x[b[i:j]], axis=1)
+            d = x[a[i:j]] - x[b[i:j]]
+            d *= d  # np.linalg.norm's sum of squares, without its conj() copy
+            pair[i:j] = np.sqrt(d.sum(axis=1))
     med = float(np.median(pair)) if pair.size else 0.0
     return knn / med if med > 1e-9 else np.zeros(n)
 
