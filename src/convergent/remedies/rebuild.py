@@ -90,7 +90,7 @@ def rebuild(model: Any, edit: Edit, name: str | None = None) -> tuple[Any, dict[
         their weights fit, and the spatial side of every 4-D output, in graph order).
 
     Raises:
-        TypeError: ``model`` is subclassed (no graph to trace).
+        TypeError: ``model`` is subclassed (no graph to trace), or tracing it failed.
     """
     import keras
 
@@ -104,15 +104,20 @@ def rebuild(model: Any, edit: Edit, name: str | None = None) -> tuple[Any, dict[
         return _call([layer] if new is None else list(new), layer, args, kwargs, log)
 
     new_name = name or f"{model.name}_repaired"
-    if isinstance(model, keras.Sequential):
-        inputs = keras.Input(shape=tuple(model.input_shape[1:]))
-        x = inputs
-        for ly in model.layers:
-            x = call_function(ly, x)
-        return keras.Model(inputs, x, name=new_name), log
-    clone = keras.models.clone_model(model, clone_function=lambda ly: ly,
-                                     call_function=call_function)
-    return keras.Model(clone.inputs, clone.outputs, name=new_name), log
+    try:
+        if isinstance(model, keras.Sequential):
+            inputs = keras.Input(shape=tuple(model.input_shape[1:]))
+            x = inputs
+            for ly in model.layers:
+                x = call_function(ly, x)
+            return keras.Model(inputs, x, name=new_name), log
+        clone = keras.models.clone_model(model, clone_function=lambda ly: ly,
+                                         call_function=call_function)
+        return keras.Model(clone.inputs, clone.outputs, name=new_name), log
+    except (ValueError, TypeError):
+        raise
+    except Exception as e:  # a remedy that cannot apply must not crash the run
+        raise TypeError(f"the model could not be rebuilt ({type(e).__name__}: {e})") from e
 
 
 def _side(tensor: Any) -> int | None:
