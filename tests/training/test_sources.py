@@ -235,3 +235,75 @@ def test_folder_loader_gives_class_count_probe_and_labels_for_the_lint(tmp_path)
     onehot = ds.map(lambda a, b: (a / 255.0, tf.one_hot(b, 10)))
     facts, probe, _ = read_fit_arguments({"x": onehot}, {"notes": []})
     assert facts["n_classes"] == 10 and probe[1].shape[1:] == (10,)
+
+
+def _zipped(x, y, images_shuffled: bool, seed_images=None, seed_labels=None):
+    images = tf.data.Dataset.from_tensor_slices(x)
+    labels = tf.data.Dataset.from_tensor_slices(y)
+    if images_shuffled:
+        images = images.shuffle(len(x), seed=seed_images)
+    if seed_labels is not None:
+        labels = labels.shuffle(len(y), seed=seed_labels)
+    images = images.map(lambda a: a / 255.0)
+    return tf.data.Dataset.zip((images, labels)).shuffle(64, seed=0).batch(8)
+
+
+def test_zipped_branches_keep_their_pairing_when_neither_is_shuffled():
+    x, y = _xy(scale=255.0)
+    x[:, 0, 0, 0] = np.arange(len(x))  # pixel (0, 0) names the sample
+    sx, sy = sources.replayed_sample(_zipped(x, y, images_shuffled=False))
+    np.testing.assert_array_equal(np.round(sx[:, 0, 0, 0] * 255.0).astype(int) % 4, sy)
+
+
+@pytest.mark.parametrize("seed_images,seed_labels,paired",
+                         [(1, 1, True), (1, 2, False), (None, None, False)])
+def test_zipped_branch_shuffles_pair_as_tf_data_pairs_them(seed_images, seed_labels, paired):
+    """Branches shuffled with the same seed stay paired (tf.data draws the same order);
+    other seeds, or a shuffle of the images only, unpair images and labels."""
+    x, y = _xy(n=200, scale=255.0)
+    x[:, 0, 0, 0] = np.arange(len(x))  # pixel (0, 0) names the sample
+    ds = _zipped(x, y, images_shuffled=True, seed_images=seed_images, seed_labels=seed_labels)
+    truth = np.mean([int(round(float(a[0, 0, 0]) * 255.0)) % 4 == int(b)
+                     for a, b in ds.unbatch()])
+    sx, sy = sources.replayed_sample(ds)
+    replay = np.mean(np.round(sx[:, 0, 0, 0] * 255.0).astype(int) % 4 == sy)
+    assert bool(truth == 1.0) is paired and bool(replay == 1.0) is paired
+
+
+def test_shuffle_order_simulates_a_buffered_shuffle():
+    rng = np.random.default_rng(0)
+    order = sources._shuffle_order(100, 1, rng)
+    np.testing.assert_array_equal(order, np.arange(100))  # buffer 1: the input order
+    order = sources._shuffle_order(100, 10, np.random.default_rng(0))
+    assert sorted(order.tolist()) == list(range(100))
+    # an element leaves at most ~buffer positions before its input position
+    assert (order - np.arange(100) < 10).all()
+
+
+def test_images_zipped_with_labels_of_another_order_are_misaligned(tmp_path):
+    """tf.data.Dataset.list_files shuffles by default; zipping it with labels from the
+    sorted glob pairs each image with another file's label."""
+    import glob
+    import os
+
+    from convergent.datasets import load, subsample, write_folder
+
+    x, y, names = load("digits")
+    x, y = subsample(x, y, 30)
+    folder = write_folder(x, y, tmp_path / "d", names)
+    pattern = str(folder / "*" / "*.png")
+    paths = sorted(glob.glob(pattern))
+    names = sorted({os.path.basename(os.path.dirname(p)) for p in paths})
+    labels = [names.index(os.path.basename(os.path.dirname(p))) for p in paths]
+
+    def make(shuffle):
+        files = tf.data.Dataset.list_files(pattern, shuffle=shuffle)
+        images = files.map(lambda p: tf.cast(tf.io.decode_png(tf.io.read_file(p), 1),
+                                             tf.float32) / 255.0)
+        return tf.data.Dataset.zip((images, tf.data.Dataset.from_tensor_slices(labels))) \
+            .batch(16)
+
+    bad = [f.code.value for f in read_fit_arguments({"x": make(True)}, {})[2]]
+    good = [f.code.value for f in read_fit_arguments({"x": make(False)}, {})[2]]
+    assert "DATA_LABELS_MISALIGNED" in bad
+    assert "DATA_LABELS_MISALIGNED" not in good

@@ -371,7 +371,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
         if hasattr(x, "n") and isinstance(getattr(x, "n", None), int):
             facts["n_train"] = x.n
         loader = sources.loader_files(x)
-        replayed = None if loader is not None else sources.replayed_sample(x)
+        replayed = None if loader is not None else sources.replayed_sample(x, LOADER_SAMPLE)
         classes = sources.loader_classes(x)
         if classes and "n_classes" not in facts:
             facts.update({k: v for k, v in classes.items() if k not in facts})
@@ -384,6 +384,7 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
             findings += _loader_range(sample, notes)
             if replayed[1] is not None:
                 probe = replayed
+                findings += _label_information(replayed, record)
             notes.append("tf.data input: its map stages were replayed on a sample of its "
                          "source (the pipeline itself is not iterated)")
         elif safe:
@@ -543,6 +544,17 @@ def _image_checks(x: Any, y: Any, x_val: Any, y_val: Any, n_train: int,
     except Exception as e:  # noqa: BLE001 - a check must never break the run
         notes.append(f"image checks failed: {type(e).__name__}: {e}")
         return []
+
+
+def _label_information(sample: tuple[Any, Any], record: dict[str, Any]) -> list[Any]:
+    """Whether the labels of a replayed pipeline sample carry information about its
+    images (DATA_LABELS_MISALIGNED): a property of the whole pairing that a sample
+    estimates, unlike the scan's per-image lists, which a sample would leave incomplete."""
+    from convergent.findings import Code
+
+    x, y = sample
+    found = _image_checks(x, y, None, None, len(x), record)
+    return [f for f in found if f.code is Code.DATA_LABELS_MISALIGNED]
 
 
 def early_stopping_facts(callbacks: Any) -> dict[str, Any] | None:

@@ -313,6 +313,97 @@ def _replay(stages: list[tuple[str, Any]], cur: Any, batched: bool) -> Any:
     return cur if batched else None
 
 
+def _shuffle_order(n: int, buffer: int, rng: np.random.Generator) -> np.ndarray:
+    """The order in which tf.data's ``shuffle(buffer)`` emits ``n`` input positions: a
+    buffer of the next ``buffer`` elements, each output drawn uniformly from it and its
+    slot refilled with the next input (the tf.data ShuffleDataset algorithm)."""
+    buf = list(range(min(buffer, n)))
+    nxt, out = len(buf), []
+    while buf:
+        j = int(rng.integers(len(buf)))
+        out.append(buf[j])
+        if nxt < n:
+            buf[j] = nxt
+            nxt += 1
+        else:
+            buf[j] = buf[-1]
+            buf.pop()
+    return np.array(out, dtype=np.int64)
+
+
+def _int(t: Any) -> int | None:
+    try:
+        return int(np.asarray(t))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _branch(ds: Any) -> tuple[Any, list[tuple[str, Any]]] | None:
+    """A zip input's ``from_tensor_slices`` source and its stages (from the zip down):
+    ``("map", wrapper)`` or ``("shuffle", (buffer, seed, seed2))``; ``None`` when a stage
+    cannot be replayed element by element (batch, filter, take, a random map ...)."""
+    stages: list[tuple[str, Any]] = []
+    for d in _chain(ds):
+        name = type(d).__name__.lower()
+        if "tensorslice" in name:
+            return d, stages
+        if "shuffle" in name:
+            key = (_int(getattr(d, "_buffer_size", None)), _int(getattr(d, "_seed", None)),
+                   _int(getattr(d, "_seed2", None)))
+            if key[0] is None:
+                return None
+            stages.append(("shuffle", key))
+            continue
+        if _preserving(d) and "batch" not in name:
+            continue
+        wrapper = _replayable_map(d)
+        if wrapper is None:
+            return None
+        stages.append(("map", wrapper))
+    return None
+
+
+def _zip_sample(z: Any, n: int) -> list[Any] | None:
+    """``n`` evenly spaced elements of a ``Dataset.zip`` of replayable branches, each
+    branch's shuffles simulated: the same (buffer, seeds) give the same order, as they
+    do in tf.data, and anything else an independent one, so images and labels zipped
+    from differently shuffled branches come out as unpaired as ``fit`` sees them."""
+    try:
+        inputs = z._inputs()
+    except Exception:  # noqa: BLE001
+        return None
+    branches = [_branch(b) for b in inputs]
+    if len(branches) < 2 or any(b is None for b in branches):
+        return None
+    sources = []
+    for src, _ in branches:  # type: ignore[misc]
+        tensors = getattr(src, "_tensors", None)
+        if not isinstance(tensors, (list, tuple)) or len(tensors) != 1:
+            return None  # a branch slicing several arrays: not one component
+        try:
+            sources.append(np.asarray(tensors[0]))
+        except Exception:  # noqa: BLE001
+            return None
+    total = min(len(a) for a in sources)
+    if total == 0:
+        return None
+    positions = np.unique(np.linspace(0, total - 1, min(n, total)).astype(int))
+    columns = []
+    for (_, stages), array in zip(branches, sources):  # type: ignore[misc]
+        order = np.arange(len(array))
+        for kind, arg in reversed(stages):
+            if kind == "shuffle":
+                buffer, seed, seed2 = arg
+                rng = np.random.default_rng([len(order), buffer, seed or 0, seed2 or 0])
+                order = order[_shuffle_order(len(order), buffer, rng)]
+        elements: list[Any] = list(array[order[positions]])
+        for kind, arg in reversed(stages):
+            if kind == "map":
+                elements = [_call_map(arg, e) for e in elements]
+        columns.append(elements)
+    return [tuple(c[k] for c in columns) for k in range(len(positions))]
+
+
 def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] | None:
     """``(x, y)`` batch as ``fit`` would receive it from a pipeline whose stages above a
     ``from_tensor_slices`` or ``image_dataset_from_directory`` source are value-preserving
@@ -321,12 +412,20 @@ def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] |
     at their source). ``y`` is ``None`` when the elements carry no labels.
     """
     stages: list[tuple[str, Any]] = []
+    zipped = False
     for d in _chain(ds):
         name = type(d).__name__.lower()
         files = file_paths(d, ("file_paths",))
         if files or "tensorslice" in name:
             source = _loader_batch(d, files, n) if files else _slices_sample(d, n)
             batched = bool(files)
+            break
+        if "zip" in name:
+            try:
+                source = _zip_sample(d, n)
+            except Exception:  # noqa: BLE001 - anything unexpected: the pipeline is not read
+                return None
+            batched, zipped = False, True
             break
         if "unbatch" in name:
             return None
@@ -340,7 +439,7 @@ def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] |
         stages.append(("map", wrapper))
     else:
         return None
-    if source is None or not any(kind == "map" for kind, _ in stages):
+    if source is None or not (zipped or any(kind == "map" for kind, _ in stages)):
         return None
     try:
         cur = _replay(stages, source, batched)
