@@ -41,6 +41,7 @@ import numpy as np
 import scipy.fft  # noqa: F401 - shape.spectrum's FFT, imported before the workers fork
 from PIL import Image, UnidentifiedImageError
 
+from convergent.data.png import decode_plain
 from convergent.data.resample import resize_many
 from convergent.data.shape import SPECTRUM_BANDS, moment_normalized, spectrum
 
@@ -110,6 +111,9 @@ def decode(data: bytes) -> tuple[np.ndarray, Meta] | str:
     (mode, bands, width, height), or the reason it cannot be decoded."""
     if not data:
         return "zero bytes"
+    plain = decode_plain(data)  # Pillow's pixels, without its Python plumbing
+    if plain is not None:
+        return _to_array(plain), (plain.mode, len(plain.getbands()), *plain.size)
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
