@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from convergent.data.checks import (
-    DATA_CHECKS, MAX_LISTED, ROBUST_Z, Context, fraction_severity, robust_z)
+    DATA_CHECKS,
+    MAX_LISTED,
+    ROBUST_Z,
+    Context,
+    fraction_severity,
+    robust_z,
+)
 from convergent.findings import Code, Finding
 from convergent.remedies.catalog import remedies_for
 

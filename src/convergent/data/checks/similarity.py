@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 
 from convergent.data.checks import (
-    DATA_CHECKS, MAX_LISTED, MINOR_FRACTION, Context, fraction_severity)
+    DATA_CHECKS,
+    MAX_LISTED,
+    MINOR_FRACTION,
+    Context,
+    fraction_severity,
+)
 from convergent.findings import Code, Finding, Severity
 from convergent.remedies.catalog import remedies_for
 
