@@ -90,6 +90,10 @@ def case(K: Any, make: Any, name: str) -> tuple[Any, dict[str, Any]]:
             32, activation="relu", kernel_initializer=K.initializers.RandomNormal(
                 stddev=0.01)) for _ in range(6)], L.Dense(10, activation="softmax")),
             {"y": y}),
+        "softmax_hidden": (lambda: make(K, L.Flatten(), L.Dense(128, activation="softmax"),
+                                        L.Dense(64, activation="softmax"),
+                                        L.Dense(10, activation="softmax"), shape=(8, 8, 1)),
+                           {"y": y}),
         "sigmoid_x5": (lambda: make(K, L.Flatten(), *[L.Dense(32, activation="sigmoid")
                                                       for _ in range(5)],
                                     L.Dense(10, activation="softmax")), {"y": y}),
@@ -162,6 +166,7 @@ POSITIVE = [
     ("zeros_hidden", "MODEL_BAD_INIT", "error"),
     ("tiny_init_deep", "MODEL_BAD_INIT", "warning"),
     ("sigmoid_x5", "MODEL_SATURATING_ACTIVATION", "warning"),
+    ("softmax_hidden", "MODEL_SATURATING_ACTIVATION", "error"),
     ("frozen", "MODEL_FROZEN", "error"),
     ("frozen_base", "MODEL_FROZEN", "info"),
     ("frozen_random_base", "MODEL_FROZEN", "error"),

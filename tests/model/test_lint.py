@@ -74,3 +74,35 @@ def test_folder_count_does_not_import_tensorflow(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_layer_variables_keras_does_not_track_are_frozen(K) -> None:
+    tf = pytest.importorskip("tensorflow")
+    if K.backend.backend() != "tensorflow":
+        pytest.skip("tf.Variable attributes are a TensorFlow-backend mistake")
+
+    class RawDense(K.layers.Layer):  # keras#16797: tf.Variable in build()
+        def __init__(self, units, tracked=False):
+            super().__init__()
+            self.units, self.tracked = units, tracked
+
+        def build(self, shape):
+            if self.tracked:
+                self.w = self.add_weight(shape=(shape[-1], self.units))
+            else:
+                self.w = tf.Variable(tf.random.normal((shape[-1], self.units)), name="w")
+
+        def call(self, x):
+            return tf.nn.softmax(tf.matmul(x, self.w))
+
+    raw = K.Sequential([K.Input((16,)), RawDense(10)])
+    raw.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    report = lint(raw, y=np.arange(40) % 10)
+    assert report.codes == ["MODEL_FROZEN"] and report.findings[0].severity.value == "error"
+    assert report.findings[0].evidence["untracked"][0].startswith(raw.layers[0].name + ".w")
+    assert report.findings[0].remedies[0].id == "track_weights"
+    # alongside tracked Keras weights, and a layer that uses add_weight is fine
+    mixed = K.Sequential([K.Input((16,)), K.layers.Dense(16, activation="relu"), RawDense(10)])
+    assert "MODEL_FROZEN" in lint(mixed).codes
+    ok = K.Sequential([K.Input((16,)), RawDense(10, tracked=True)])
+    assert "MODEL_FROZEN" not in lint(ok).codes

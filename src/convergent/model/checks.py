@@ -465,6 +465,10 @@ def check_bad_init(ctx: LintContext, params: dict[str, Any]) -> Iterator[Finding
 # magnitude between first and last layer.
 SATURATION_FACTOR = {"sigmoid": 0.25, "tanh": 0.605}
 SATURATION_GRAD_BOUND = 1e-2
+# A hidden softmax over n units starts near p_i = 1/n, where dp_i/dz_i = p_i (1 - p_i) ~ 1/n
+# and every output is ~1/n: the gradient through it shrinks ~n-fold (128 units: 1/128)
+# and the signal with it. Always a saturating layer, whatever the initialization.
+HIDDEN_SOFTMAX = frozenset({"softmax"})
 
 
 def _slopes(eff: list[tuple[LayerFact, str, bool, bool]]) -> list[float]:
@@ -490,6 +494,10 @@ def _slopes(eff: list[tuple[LayerFact, str, bool, bool]]) -> list[float]:
         elif kind == "sigmoid":
             out.append(SATURATION_FACTOR["sigmoid"])
             m = float(np.sum(w / (1.0 + np.exp(-z)) ** 2))
+        elif act in HIDDEN_SOFTMAX:
+            n = max(int(lf.units or 2), 2)
+            out.append(1.0 / n)
+            m = 1.0 / n ** 2
         else:
             m = q / 2 if act in RELU_LIKE else q
     return out
@@ -499,16 +507,21 @@ def _slopes(eff: list[tuple[LayerFact, str, bool, bool]]) -> list[float]:
                grad_bound=SATURATION_GRAD_BOUND)
 def check_saturating(ctx: LintContext, params: dict[str, Any]) -> Iterator[Finding]:
     eff = effective_activations(ctx.facts.layers)[:-1]
-    sat = [(lf.name, SATURATING[a]) for lf, a, _, _ in eff if a in SATURATING]
+    sat = [(lf.name, SATURATING.get(a, a)) for lf, a, _, _ in eff
+           if a in SATURATING or a in HIDDEN_SOFTMAX]
     bound = math.prod(_slopes(eff)) if sat else 1.0
     if sat and bound < params["grad_bound"]:
+        kinds = "/".join(dict.fromkeys(k for _, k in sat))
+        softmax = "softmax" in kinds
         return [_finding(
-            Code.MODEL_SATURATING_ACTIVATION, Severity.WARNING, 0.75,
-            f"{len(sat)} hidden layers with sigmoid/tanh",
-            f"Each sigmoid/tanh scales the gradient by its slope (sigmoid at most 0.25), so the "
-            f"first layers get ~{bound:.1e} of the last layer's gradient. Use ReLU in hidden "
-            "layers.", {"layers": [n for n, _ in sat], "gradient_bound": float(f"{bound:.3g}"),
-                        "threshold": params["grad_bound"]}, "relu_activation")]
+            Code.MODEL_SATURATING_ACTIVATION, Severity.ERROR if softmax else Severity.WARNING,
+            0.75, f"{len(sat)} hidden layers with {kinds}",
+            f"Each {kinds} layer scales the gradient by its slope (sigmoid at most 0.25"
+            + (", a softmax over n units ~1/n" if softmax else "") + "), so the first layers "
+            f"get ~{bound:.1e} of the last layer's gradient. Use ReLU in hidden layers"
+            + (" (softmax belongs on the output layer only)." if softmax else "."),
+            {"layers": [n for n, _ in sat], "gradient_bound": float(f"{bound:.3g}"),
+             "threshold": params["grad_bound"]}, "relu_activation")]
     return []
 
 

@@ -199,6 +199,26 @@ def _leaf_layers(model: Any) -> list[Any]:
     return out
 
 
+# Variable classes of the backends that Keras 3 layers do not track when they are
+# assigned as plain attributes (keras#16797: tf.Variable in a Keras 3 layer's build).
+_FOREIGN_VARIABLES = frozenset({"ResourceVariable", "Variable", "UninitializedVariable",
+                                "Parameter"})
+
+
+def untracked_variables(model: Any) -> list[str]:
+    """``layer.attribute (shape)`` of every trainable backend variable a layer holds that
+    is not among the model's Keras weights: the optimizer never sees it."""
+    tracked = {id(getattr(w, "value", w)) for w in getattr(model, "weights", [])}
+    tracked |= {id(w) for w in getattr(model, "weights", [])}
+    out = []
+    for layer in _leaf_layers(model):
+        for attr, v in vars(layer).items():
+            if type(v).__name__ in _FOREIGN_VARIABLES and getattr(v, "trainable", True) \
+                    and getattr(v, "requires_grad", True) and id(v) not in tracked:
+                out.append(f"{layer.name}.{attr} {tuple(getattr(v, 'shape', ()))}")
+    return out
+
+
 def _all_equal(variable: Any, value: float) -> bool | None:
     """True when every entry of ``variable`` equals ``value``; None without a variable."""
     if variable is None:

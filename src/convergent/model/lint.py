@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from convergent.errors import BadInputError
-from convergent.findings import Report
+from convergent.findings import Code, Finding, Report, Severity
+from convergent.model.facts import untracked_variables
+from convergent.remedies.catalog import remedies_for
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -51,6 +53,11 @@ def lint(model: Any, y: Any = None, x: Any = None, n_classes: int | None = None,
 
     if not hasattr(model, "layers") or not hasattr(model, "weights"):
         raise BadInputError(f"expected a keras.Model; received {type(model).__name__}")
+    untracked = untracked_variables(model) if getattr(model, "built", False) else []
+    if untracked and not model.weights:
+        return Report([_untracked_finding(untracked)], command="lint", subject=model.name,
+                      metrics={"skipped": {"all": "the model has no Keras weights: only the "
+                                           "untracked-variable check ran"}})
     if not (getattr(model, "built", False) and model.weights):
         if x is None:
             raise BadInputError(
@@ -80,6 +87,8 @@ def lint(model: Any, y: Any = None, x: Any = None, n_classes: int | None = None,
         ctx.skipped["input"] = (f"input shape {facts.input_shape} is not an image batch "
                                 "(N, H, W, C): image-specific checks skipped")
     findings = LINT.run(ctx, overrides=params)
+    if untracked:
+        findings.append(_untracked_finding(untracked))
     metrics = {
         "model": {"name": facts.name, "style": facts.style, "params": facts.n_params,
                   "trainable_params": facts.n_trainable, "layers": len(facts.layers),
@@ -90,6 +99,17 @@ def lint(model: Any, y: Any = None, x: Any = None, n_classes: int | None = None,
         "n_classes": C, "n_samples": N, "skipped": dict(ctx.skipped),
     }
     return Report(findings, command="lint", subject=facts.name, metrics=metrics)
+
+
+def _untracked_finding(untracked: list[str]) -> Finding:
+    return Finding(
+        Code.MODEL_FROZEN, Severity.ERROR, 0.9, "Layer variables Keras does not track",
+        f"{len(untracked)} variable(s) were created as plain backend variables (e.g. "
+        "tf.Variable in build()), which Keras 3 layers do not track: they are not in "
+        "model.trainable_weights, so the optimizer never updates them and they keep their "
+        "initial random values. Create them with self.add_weight(...).",
+        {"untracked": untracked[:20], "n_untracked": len(untracked)},
+        remedies_for(Code.MODEL_FROZEN, "track_weights"))
 
 
 def count_class_folders(data: str | Path) -> tuple[int, int]:
