@@ -127,6 +127,9 @@ def test_lr_too_high_from_the_step_momentum_builds() -> None:
     assert "TRAIN_LR_TOO_HIGH" not in found(0.0)
     healthy = {**u, "values": [[0.005, 0.005], [0.004, 0.004]]}
     assert "TRAIN_LR_TOO_HIGH" not in found(0.9, healthy)
+    # the same first step on a run that fits its training set: the bound is not reached
+    h = {"loss": [0.58, 0.18, 0.11, 0.08], "accuracy": [0.82, 0.94, 0.96, 0.98]}
+    assert "TRAIN_LR_TOO_HIGH" not in found(0.95)
 
 
 def test_lr_too_high_positive_loss_rises_over_epochs() -> None:
@@ -298,6 +301,22 @@ def test_batch_size_positive_too_few_updates() -> None:
     facts = RunFacts(history=h, batch_size=5000, n_train=5000)
     f = next(f for f in analyze_curves(facts).findings if f.code.value == "TRAIN_BATCH_SIZE")
     assert f.severity is Severity.WARNING and f.evidence["total_updates"] == 4
+
+
+def test_steps_per_epoch_covering_part_of_the_data_is_underfitting() -> None:
+    h = {"loss": [2.3, 2.3, 2.29, 2.29], "accuracy": [0.1, 0.1, 0.11, 0.12]}
+    # steps_per_epoch=1 at batch 32 on 1,600 samples: 32 samples an epoch, 4 steps in all
+    partial = RunFacts(history=h, batch_size=32, n_train=1600, steps_per_epoch=1)
+    f = next(f for f in analyze_curves(partial).findings
+             if f.code.value == "TRAIN_UNDERFITTING" and "fraction" in f.title)
+    assert f.evidence["samples_per_epoch"] == 32 and f.remedies[0].id == "full_epochs"
+    assert rank(analyze_curves(partial).findings)[0] is f or \
+        rank(analyze_curves(partial).findings)[0].code.value == "TRAIN_UNDERFITTING"
+    assert "TRAIN_BATCH_SIZE" not in codes(partial)
+    # the same few steps from one huge batch that covers the data: the batch size
+    whole = RunFacts(history=h, batch_size=1600, n_train=1600, steps_per_epoch=1)
+    assert "TRAIN_BATCH_SIZE" in codes(whole)
+    assert not any("fraction" in f.title for f in analyze_curves(whole).findings)
 
 
 def test_batch_size_positive_tiny_batch_is_info() -> None:
@@ -729,3 +748,40 @@ def test_bn_statistics_negatives() -> None:
     assert "TRAIN_BN_STATISTICS" not in codes(_bn_run([0.6, 0.8, 1.3]))           # agree
     assert "TRAIN_BN_STATISTICS" not in codes(_bn_run([0.006], val_acc=0.97))     # no gap
     assert "TRAIN_BN_STATISTICS" not in codes(RunFacts(history=healthy()))        # no BN
+
+
+def _squash_run(spread: float, acc: float) -> RunFacts:
+    return RunFacts(history={"loss": [2.2, 2.0, 1.9], "accuracy": [0.2, 0.4, acc]},
+                    n_classes=10,
+                    output_spread={"epochs": [0, 1, 2], "log_spread": [0.3, 0.6, spread],
+                                   "n_classes": 10})
+
+
+def test_softmax_applied_twice_bounds_the_log_probability_spread() -> None:
+    f = next(f for f in analyze_curves(_squash_run(0.98, 0.49)).findings
+             if f.code.value == "MODEL_OUTPUT_ACTIVATION")
+    assert f.severity is Severity.ERROR
+    assert f.evidence["max_probability_possible"] == pytest.approx(math.e / (math.e + 9),
+                                                                   abs=1e-4)
+    # negatives: confident predictions; a model at chance (near-uniform anyway)
+    assert "MODEL_OUTPUT_ACTIVATION" not in codes(_squash_run(6.0, 0.95))
+    assert "MODEL_OUTPUT_ACTIVATION" not in codes(_squash_run(0.2, 0.11))
+
+
+def test_optimizer_clipping_far_below_the_gradients() -> None:
+    h = {"loss": [2.31, 2.31, 2.30, 2.30], "accuracy": [0.1, 0.11, 0.11, 0.11]}
+    g = {"layers": ["a", "b"], "sizes": [100, 10], "steps": [0], "values": [[0.5, 0.2]]}
+
+    def facts(**clip: float) -> RunFacts:
+        return RunFacts(history=h, grad_norms=g, optimizer={
+            "name": "sgd", "learning_rate": 0.01, "momentum": 0.9, **clip})
+
+    f = next(f for f in analyze_curves(facts(clipnorm=0.001)).findings
+             if f.code.value == "TRAIN_OPTIMIZER" and "clip" in f.evidence)
+    assert f.evidence["clip"] == "clipnorm" and f.evidence["shortening"] == pytest.approx(350)
+    assert f.remedies[0].id == "loosen_clip"
+    assert "clips every step" in f.title
+    assert any("clips" in f.title for f in analyze_curves(facts(clipvalue=1e-4)).findings)
+    # a limit at the gradients' size, or none: no clipping finding
+    for ok in (facts(clipnorm=1.0), facts(global_clipnorm=1.0), facts()):
+        assert not any("clips" in f.title for f in analyze_curves(ok).findings)

@@ -231,3 +231,20 @@ def test_monitor_measures_batch_norm_moving_statistics(momentum, off) -> None:
     assert bn["layers"] == [m.layers[2].name] and bn["epochs"] == [0, 1, 2]
     m2 = bn["values"][-1][0]
     assert (max(m2, 1 / m2) >= 4) is off
+
+
+@pytest.mark.parametrize("twice", [True, False])
+def test_monitor_sees_a_softmax_applied_to_probabilities(twice) -> None:
+    x, y = data()
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten(),
+              keras.layers.Dense(32, activation="relu"),
+              keras.layers.Dense(4, activation="softmax")]
+    if twice:
+        layers.append(keras.layers.Activation("softmax"))
+    m = keras.Sequential(layers)
+    mon = Monitor(sample_every=3, probe_data=(x, y))
+    fit(m, x, y, keras.optimizers.Adam(3e-3), epochs=4, callbacks=[mon])
+    spread = mon.report().metrics["output_spread"]["log_spread"][-1]
+    assert (spread <= 1.0 + 1e-6) is twice
+    assert ("MODEL_OUTPUT_ACTIVATION" in mon.report().codes) is twice

@@ -307,3 +307,32 @@ def test_images_zipped_with_labels_of_another_order_are_misaligned(tmp_path):
     good = [f.code.value for f in read_fit_arguments({"x": make(False)}, {})[2]]
     assert "DATA_LABELS_MISALIGNED" in bad
     assert "DATA_LABELS_MISALIGNED" not in good
+
+
+def test_a_loader_given_a_label_list_is_read_through_its_own_stages(tmp_path):
+    """image_dataset_from_directory(labels=[...]) pairs files and labels in a zip inside
+    the loader; labels in another order than the files carry no information."""
+    import keras
+    from PIL import Image
+
+    from convergent.datasets import load, subsample
+
+    x, y, _ = load("digits")
+    x, y = subsample(x, y, 30)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, img in enumerate(x):
+        Image.fromarray(img).save(folder / f"{i}.png")
+    truth = [int(y[int(p.stem)]) for p in sorted(folder.iterdir())]  # alphanumeric order
+    wrong = [int(v) for v in y]  # the order the files were written: not the sorted one
+
+    def loader(labels):  # a copy: Keras 3.15 shuffles a label list in place
+        return keras.utils.image_dataset_from_directory(
+            folder, labels=list(labels), label_mode="int", color_mode="grayscale",
+            image_size=(8, 8), batch_size=16, seed=0, verbose=False)
+
+    sx, sy = sources.replayed_sample(loader(truth), 256)
+    assert sx.shape[1:] == (8, 8, 1) and len(sy) == len(sx)
+    bad = [f.code.value for f in read_fit_arguments({"x": loader(wrong)}, {})[2]]
+    good = [f.code.value for f in read_fit_arguments({"x": loader(truth)}, {})[2]]
+    assert "DATA_LABELS_MISALIGNED" in bad and "DATA_LABELS_MISALIGNED" not in good

@@ -147,6 +147,9 @@ CATALOG: dict[str, Entry] = {
     "adam": Entry("Use Adam/AdamW instead of plain SGD",
                   "optimizer=keras.optimizers.AdamW(learning_rate=1e-3, weight_decay=1e-4)",
                   (C.TRAIN_OPTIMIZER,)),
+    "loosen_clip": Entry("Raise the gradient-clipping limit to ~1 (or remove it)",
+                         "keras.optimizers.SGD(0.01, momentum=0.9, clipnorm=1.0)",
+                         (C.TRAIN_OPTIMIZER,)),
     "grad_clip": Entry("Clip gradient norms", "keras.optimizers.Adam(1e-3, clipnorm=1.0)",
                        (C.TRAIN_EXPLODING_GRADIENTS, C.TRAIN_DIVERGED)),
     "batch_size": Entry("Use a batch size of 32-256", "model.fit(..., batch_size=64)",
@@ -154,6 +157,9 @@ CATALOG: dict[str, Entry] = {
     "more_epochs": Entry("Train longer, with early stopping",
                          "model.fit(..., epochs=50, callbacks=[keras.callbacks.EarlyStopping("
                          "patience=5, restore_best_weights=True)])",
+                         (C.TRAIN_UNDERFITTING,)),
+    "full_epochs": Entry("Let each epoch cover the training set",
+                         "model.fit(..., steps_per_epoch=None)  # or ceil(n / batch_size)",
                          (C.TRAIN_UNDERFITTING,)),
     "early_stopping": Entry("Stop at the best validation loss",
                             "keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)",
@@ -166,6 +172,10 @@ CATALOG: dict[str, Entry] = {
     "reduce_l2": Entry("Reduce the L1/L2 weight penalty: it outweighs the data loss",
                        "layers.Dense(..., kernel_regularizer=regularizers.l2(1e-4))",
                        (C.TRAIN_STUCK_AT_CHANCE, C.TRAIN_UNDERFITTING)),
+    "track_weights": Entry("Create layer weights with self.add_weight (Keras 3 does not "
+                           "track tf.Variable attributes)",
+                           "self.w = self.add_weight(shape=(n_in, units), "
+                           "initializer='glorot_uniform', trainable=True)", (C.MODEL_FROZEN,)),
     "bn_momentum": Entry("Let BatchNormalization's moving statistics catch up: lower its "
                          "momentum (or train more steps per epoch)",
                          "layers.BatchNormalization(momentum=0.9)", (C.TRAIN_BN_STATISTICS,)),

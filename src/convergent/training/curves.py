@@ -68,6 +68,8 @@ class RunFacts:
         bn_moments: ``{"layers": [...], "epochs": [...], "values": [[mean square of each
             BatchNormalization layer's inputs normalized by its moving statistics] per
             epoch]}`` (1 when they agree).
+        output_spread: ``{"epochs": [...], "log_spread": [...], "n_classes": C}``: per epoch,
+            the widest max(log p) - min(log p) of the model's probe predictions.
         early_stopping: ``{"patience": int, "monitor": str}`` of the run's EarlyStopping.
     """
 
@@ -89,6 +91,7 @@ class RunFacts:
     saturated_fraction: dict[str, Any] | None = None
     activation_rms: dict[str, Any] | None = None
     bn_moments: dict[str, Any] | None = None  # Monitor.bn: per BN layer per epoch
+    output_spread: dict[str, Any] | None = None  # Monitor.outputs: per epoch
     early_stopping: dict[str, Any] | None = None  # {"patience", "monitor"} when one is used
     # evidence from model/loss_probe.py: the compiled loss is a user function that is not
     # finite on a confident mistake (an unclipped log)
@@ -381,7 +384,9 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         ev.update(median_update_ratio=ur, update_ratio_high=p["UPDATE_RATIO_HIGH"])
         if conf < 0.6:
             conf, began = 0.6, 0
-    else:
+    elif _poorly_fit(facts):
+        # the projection is an upper bound (steps compound only while the gradients stay
+        # aligned): evidence against a run that fits poorly, not against one that fits
         grown = _momentum_step(facts)
         if grown is not None and grown[0] / (1 - grown[1]) > p["UPDATE_RATIO_HIGH"]:
             first, beta = grown
@@ -913,10 +918,14 @@ def _poorly_fit(facts: RunFacts) -> bool:
     return bool(loss.size and l0 and loss[-1] > 0.3 * l0)
 
 
-@CURVES.register("batch_size", codes=[Code.TRAIN_BATCH_SIZE],
+@CURVES.register("batch_size", codes=[Code.TRAIN_BATCH_SIZE, Code.TRAIN_UNDERFITTING],
                  # fewer than 100 optimizer updates in the whole run: SGD-type methods need
                  # hundreds to thousands of steps; first principles
                  MIN_UPDATES=100, MAX_STEPS_PER_EPOCH=10,
+                 # an epoch that covers under half the training set (steps_per_epoch set
+                 # below n / batch_size): the run is short because its epochs are, not
+                 # because its batches are large
+                 PARTIAL_EPOCH=0.5,
                  # batches under 8 samples: per-step noise ~1/sqrt(B) and slow epochs
                  # (BatchNorm statistics are unreliable below ~8: Wu & He 2018, Fig. 1)
                  SMALL_BATCH=8)
@@ -927,7 +936,23 @@ def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     out = []
     if spe and facts.n_epochs:
         total = spe * max(facts.n_epochs, facts.epochs_planned or 0)  # planned, not so far
-        if spe <= p["MAX_STEPS_PER_EPOCH"] and total < p["MIN_UPDATES"] and _poorly_fit(facts):
+        seen = spe * facts.batch_size if facts.batch_size else None
+        partial = bool(seen and facts.n_train and seen < p["PARTIAL_EPOCH"] * facts.n_train)
+        if partial and total < p["MIN_UPDATES"] and _poorly_fit(facts):
+            out.append(make_finding(
+                Code.TRAIN_UNDERFITTING, Severity.WARNING, 0.7,
+                "Each epoch sees a fraction of the training set",
+                f"steps_per_epoch={spe} at batch size {facts.batch_size} covers {seen:,} of "
+                f"the {facts.n_train:,} training samples per epoch, so the whole run makes "
+                f"{total} optimizer steps: far too little training. Let each epoch cover the "
+                "data: drop steps_per_epoch, or set it to ceil(n / batch_size).",
+                {"steps_per_epoch": spe, "batch_size": facts.batch_size,
+                 "samples_per_epoch": seen, "n_train": facts.n_train, "total_updates": total,
+                 "min_updates": p["MIN_UPDATES"], "partial_epoch": p["PARTIAL_EPOCH"],
+                 AT_INIT: True},  # a fit setting, known before the first step: a cause
+                0, "full_epochs"))
+        elif spe <= p["MAX_STEPS_PER_EPOCH"] and total < p["MIN_UPDATES"] and \
+                _poorly_fit(facts):
             out.append(make_finding(
                 Code.TRAIN_BATCH_SIZE, Severity.WARNING, 0.6, "Batch too large: too few steps",
                 f"Each epoch makes only {spe} optimizer step(s) ({total} in the run), too few "
@@ -945,6 +970,33 @@ def check_batch_size(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
             "BatchNormalization statistics and slow epochs; 32-256 is the usual range.",
             {"batch_size": facts.batch_size, "small_batch": p["SMALL_BATCH"]}, 0, "batch_size"))
     return out
+
+
+def _clip_shortening(facts: RunFacts) -> tuple[str, float, float] | None:
+    """(setting, its value, how many times the gradient measured at the first sample
+    exceeds it) for the optimizer's clipnorm (per variable: the median layer's norm),
+    global_clipnorm (all layers' norm) or clipvalue (per element: the median layer's
+    RMS element); ``None`` without clipping or gradient samples."""
+    opt = facts.optimizer or {}
+    g = facts.grad_norms
+    if not g or not g.get("values"):
+        return None
+    norms = np.array(g["values"][0], dtype=float)
+    sizes = np.array(g.get("sizes") or [1] * norms.size, dtype=float)
+    ok = np.isfinite(norms) & (norms > 0)
+    if not ok.any():
+        return None
+    measured = {"clipnorm": float(np.median(norms[ok])),
+                "global_clipnorm": float(np.sqrt(np.sum(norms[ok] ** 2))),
+                "clipvalue": float(np.median(norms[ok] / np.sqrt(np.maximum(sizes[ok], 1))))}
+    worst = None
+    for kind, size in measured.items():
+        limit = opt.get(kind)
+        if isinstance(limit, (int, float)) and limit > 0:
+            factor = size / float(limit)
+            if worst is None or factor > worst[2]:
+                worst = (kind, float(limit), factor)
+    return worst
 
 
 # Optimizers whose Keras 3 default rate is far below the one they were designed for:
@@ -972,7 +1024,11 @@ _DEFAULT_LR_TRAPS = {
                  # Adam-type epsilon above 0.1 exceeds the gradient RMS of a typical network
                  # (1e-3..1e-1), so sqrt(v) + eps ~ eps: no per-weight scaling, plain SGD at
                  # lr/eps (tensorflow#36785); Keras' default is 1e-7
-                 ADAM_MAX_EPSILON=0.1)
+                 ADAM_MAX_EPSILON=0.1,
+                 # gradient clipping at a tenth of the gradients' own size or less shortens
+                 # every step at least 10x: the clip, not the rate, sets the step
+                 # (fizyr/keras-retinanet#942: clipnorm=0.001); first principles
+                 CLIP_FACTOR=10.0)
 def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     opt = facts.optimizer or {}
     name = str(opt.get("name", "")).lower()
@@ -980,6 +1036,16 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     if not _not_halved(facts, min_epochs=3):
         return []
     ev = {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])}
+    clip = _clip_shortening(facts)
+    if clip is not None and clip[2] >= p["CLIP_FACTOR"]:
+        kind, limit, factor = clip
+        return [make_finding(
+            Code.TRAIN_OPTIMIZER, Severity.WARNING, 0.85, f"{kind}={limit:g} clips every step",
+            f"The gradients are ~{factor:.0f}x larger than {kind}={limit:g}, so every update "
+            "is cut to a small fraction of what the learning rate asks for and the loss has "
+            f"not even halved. Use {kind}=1.0 (or drop it).",
+            {**ev, "clip": kind, "clip_limit": limit, "shortening": factor,
+             "threshold": {"shortening_max": p["CLIP_FACTOR"]}}, 0, "loosen_clip")]
     lr, eps = opt.get("learning_rate"), opt.get("epsilon")
     low = _DEFAULT_LR_TRAPS.get(name)
     if low is not None and lr is not None and lr < p[low[0]]:
@@ -1294,6 +1360,45 @@ def check_bn_statistics(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
          "train_accuracy": gap[0], "val_accuracy": gap[1], "layers_off": sum(
              v >= p["RATIO"] for v in last)},
         int(epochs[began]), "bn_momentum")]
+
+
+@CURVES.register("squashed_probabilities", codes=[Code.MODEL_OUTPUT_ACTIVATION],
+                 # softmax(z) has log p_i - log p_j = z_i - z_j; when z is itself a
+                 # probability vector (a softmax applied twice) every z_i is in [0, 1], so
+                 # no prediction's log-probabilities can spread more than 1: the model can
+                 # never be more than e times surer of one class than of another. TOL is
+                 # float rounding
+                 SPREAD=1.0, TOL=0.01,
+                 # and the model has learned (its ranking is informative): training
+                 # accuracy at least twice chance and 10 points above it
+                 LEARNED_FACTOR=2.0, LEARNED_MARGIN=0.10)
+def check_squashed_probabilities(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
+    o = facts.output_spread
+    ak = facts.acc_key()
+    if not o or not o.get("log_spread") or not ak:
+        return []
+    spread = float(o["log_spread"][-1])
+    c = int(o.get("n_classes") or facts.n_classes or 0)
+    acc = facts.series(ak)
+    if c < 2 or not acc.size or not np.isfinite(acc[-1]) or \
+            not math.isfinite(spread) or spread > p["SPREAD"] + p["TOL"]:
+        return []
+    chance = facts.majority_fraction or 1.0 / c
+    if acc[-1] < max(p["LEARNED_FACTOR"] * chance, chance + p["LEARNED_MARGIN"]):
+        return []  # a model at chance predicts near-uniform probabilities anyway
+    top = math.e / (math.e + c - 1)
+    return [make_finding(
+        Code.MODEL_OUTPUT_ACTIVATION, Severity.ERROR, 0.85,
+        "Softmax applied to probabilities",
+        f"No prediction is more than e = 2.72 times surer of one class than of another "
+        f"(largest log-probability spread {spread:.3f} <= 1), although training accuracy "
+        f"is {acc[-1]:.2f}: the last softmax receives values in [0, 1], i.e. probabilities "
+        f"from a softmax before it. The model can never predict above {top:.2f}; apply "
+        "softmax once (drop the extra tf.nn.softmax / Activation, or use from_logits=True "
+        "on a linear output).",
+        {"log_prob_spread": spread, "spread_max": p["SPREAD"], "n_classes": c,
+         "train_accuracy": float(acc[-1]), "max_probability_possible": round(top, 4)},
+        int((o.get("epochs") or [0])[-1]), "fix_output_activation")]
 
 
 @CURVES.register("dying_relu", codes=[Code.TRAIN_DYING_RELU],

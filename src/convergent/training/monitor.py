@@ -191,6 +191,9 @@ class Monitor(keras.callbacks.Callback):
         # per BatchNormalization layer at each epoch end: the mean square of its inputs
         # normalized by its moving statistics, in inference mode (1 when they agree)
         self.bn = {"layers": [], "epochs": [], "values": []}
+        # of the model's probability outputs on the probe at each epoch end: the largest
+        # spread of log-probabilities within one prediction
+        self.outputs = {"epochs": [], "log_spread": [], "n_classes": None}
         self.errors: list[str] = []
         self.detected: dict[str, int] = {}
         self.stopped: dict[str, Any] | None = None
@@ -309,6 +312,21 @@ class Monitor(keras.callbacks.Callback):
             vals.append(float(np.median(np.mean((a - mean) ** 2, axis=0) / var)))
         self.bn["epochs"].append(int(epoch))
         self.bn["values"].append(vals)
+
+    def _sample_outputs(self, epoch: int) -> None:
+        """The widest spread max(log p) - min(log p) of any probe prediction, when the
+        model outputs one probability vector per sample (rows of >= 2 non-negative values
+        summing to 1)."""
+        if self._probe is None:
+            return
+        p = _to_numpy(self.model(self._probe[0], training=False)).astype(np.float64)
+        if p.ndim != 2 or p.shape[1] < 2 or (p < 0).any() or \
+                not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+            return
+        logp = np.log(np.maximum(p, 1e-30))
+        self.outputs["epochs"].append(int(epoch))
+        self.outputs["log_spread"].append(float((logp.max(1) - logp.min(1)).max()))
+        self.outputs["n_classes"] = int(p.shape[1])
 
     # -- per batch -------------------------------------------------------------------------
     def on_train_batch_begin(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -472,8 +490,9 @@ class Monitor(keras.callbacks.Callback):
         self._steps_done_before_epoch = self._global_step + 1
         try:
             self._sample_bn(epoch)
+            self._sample_outputs(epoch)
         except Exception as e:  # never break the user's run
-            self.errors.append(f"batch-norm sample: {type(e).__name__}: {e}")
+            self.errors.append(f"epoch-end sample: {type(e).__name__}: {e}")
         self._analyze()
         for f in self._findings:
             self.detected.setdefault(f.code.value, int(epoch))
@@ -543,6 +562,7 @@ class Monitor(keras.callbacks.Callback):
             saturated_fraction=self.saturated if self.saturated["values"] else None,
             activation_rms=self.act_rms if self.act_rms["values"] else None,
             bn_moments=self.bn if self.bn["values"] else None,
+            output_spread=self.outputs if self.outputs["epochs"] else None,
             early_stopping=f.get("early_stopping"),
             loss_unsafe=f.get("loss_unsafe"),
         )
@@ -596,6 +616,7 @@ class Monitor(keras.callbacks.Callback):
             "saturated_fraction": {k: self.saturated[k] for k in ("steps", "values")},
             "activation_rms": {k: self.act_rms[k] for k in ("layers", "steps", "values")},
             "bn_moments": dict(self.bn),
+            "output_spread": dict(self.outputs),
             "plateau": self._curve_metrics.get("plateau"),
             "summary": summary,
         })
@@ -628,7 +649,8 @@ def _optimizer_facts(model: Any) -> dict[str, Any] | None:
         out["learning_rate"] = float(_to_numpy(opt.learning_rate))
     except Exception:
         pass
-    for attr in ("momentum", "weight_decay", "epsilon"):
+    for attr in ("momentum", "weight_decay", "epsilon", "clipnorm", "global_clipnorm",
+                 "clipvalue"):
         v = getattr(opt, attr, None)
         if isinstance(v, (int, float)):
             out[attr] = float(v)

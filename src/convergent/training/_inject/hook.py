@@ -379,6 +379,11 @@ def read_fit_arguments(arguments: dict[str, Any], record: dict[str, Any], model:
             sample = sources.decode_sample(loader)
             findings += _loader_range(sample, notes)
             probe = probe or sources.loader_probe(x)
+            if probe is None:  # labels given as a list, not by class folder: replay them
+                labelled = sources.replayed_sample(x, LOADER_SAMPLE)
+                if labelled is not None and labelled[1] is not None:
+                    probe = labelled
+                    findings += _label_information(labelled, record)
         elif replayed is not None:  # map stages called again on a sample of the source
             sample = replayed[0]
             findings += _loader_range(sample, notes)

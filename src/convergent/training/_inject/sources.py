@@ -419,7 +419,10 @@ def replayed_sample(ds: Any, n: int = REPLAY_SAMPLE) -> tuple[np.ndarray, Any] |
         if files or "tensorslice" in name:
             source = _loader_batch(d, files, n) if files else _slices_sample(d, n)
             batched = bool(files)
-            break
+            if source is not None or not files:
+                break
+            # a loader whose labels are not its class folders (labels=[...]): read its
+            # own stages, down to the zip of file paths and labels
         if "zip" in name:
             try:
                 source = _zip_sample(d, n)
