@@ -14,7 +14,10 @@ Any other stage (``filter``, ``take``, ``skip``, ``zip`` ...) may change values 
 subset, and the source is then not used. A ``map`` stage is replayed instead when its
 traced function draws no random numbers and writes no state (:func:`replayed_sample`):
 its already-traced graph is called on a small sample of the source, outside the user's
-pipeline. Nothing here iterates a dataset.
+pipeline. A ``Dataset.zip`` of such branches (images from file paths, labels from a list;
+also what ``image_dataset_from_directory(labels=[...])`` builds inside) is replayed branch
+by branch, each branch's shuffles simulated so that images and labels pair as ``fit``
+pairs them. Nothing here iterates a dataset.
 
 Example:
     >>> source_arrays(object()) is None
