@@ -24,7 +24,9 @@ SCRIPT = textwrap.dedent("""
     def train(monitor):
         keras.utils.set_random_seed(5)
         m = keras.Sequential([keras.Input((6, 6, 1)),
-                              keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Conv2D(4, 3),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.Activation("relu"),
                               keras.layers.Flatten(), keras.layers.Dropout(0.5),
                               keras.layers.Dense(3, activation="softmax")])
         m.compile(optimizer=keras.optimizers.Adam(1e-2),
@@ -39,6 +41,8 @@ SCRIPT = textwrap.dedent("""
     print(json.dumps({"backend": keras.backend.backend(), "same": bool(np.array_equal(a, b)),
                       "grads": r.metrics["grad_norms"]["values"],
                       "dead": r.metrics["dead_fraction"]["values"],
+                      "bn": r.metrics["bn_moments"]["values"],
+                      "spread": r.metrics["output_spread"]["log_spread"],
                       "errors": r.metrics["summary"]["errors"], "codes": r.codes}))
 """)
 
@@ -49,3 +53,6 @@ def test_monitor_on_torch_same_weights_and_gradients(on_backend) -> None:
     assert res["errors"] == []
     assert len(res["grads"]) >= 3 and all(v > 0 for row in res["grads"] for v in row)
     assert res["dead"]
+    # the epoch-end probes (BatchNormalization statistics, output spread) ran and, being
+    # inference-mode forwards, left the weights alone (checked by "same" above)
+    assert len(res["bn"]) == 2 and len(res["spread"]) == 2
