@@ -488,11 +488,14 @@ class Monitor(keras.callbacks.Callback):
             if lr is not None:
                 self.history.setdefault("learning_rate", []).append(lr)
         self._steps_done_before_epoch = self._global_step + 1
+        t = time.perf_counter()
         try:
             self._sample_bn(epoch)
             self._sample_outputs(epoch)
         except Exception as e:  # never break the user's run
             self.errors.append(f"epoch-end sample: {type(e).__name__}: {e}")
+        # two inference forwards of the probe batch: charged to the samples' time budget
+        self._sample_seconds += time.perf_counter() - t
         self._analyze()
         for f in self._findings:
             self.detected.setdefault(f.code.value, int(epoch))
