@@ -750,11 +750,11 @@ def test_bn_statistics_negatives() -> None:
     assert "TRAIN_BN_STATISTICS" not in codes(RunFacts(history=healthy()))        # no BN
 
 
-def _squash_run(spread: float, acc: float) -> RunFacts:
+def _squash_run(spread: float, acc: float, pre: float = -0.0) -> RunFacts:
     return RunFacts(history={"loss": [2.2, 2.0, 1.9], "accuracy": [0.2, 0.4, acc]},
                     n_classes=10,
                     output_spread={"epochs": [0, 1, 2], "log_spread": [0.3, 0.6, spread],
-                                   "n_classes": 10})
+                                   "min_preimage": [0.03, 0.0, pre], "n_classes": 10})
 
 
 def test_softmax_applied_twice_bounds_the_log_probability_spread() -> None:
@@ -766,6 +766,9 @@ def test_softmax_applied_twice_bounds_the_log_probability_spread() -> None:
     # negatives: confident predictions; a model at chance (near-uniform anyway)
     assert "MODEL_OUTPUT_ACTIVATION" not in codes(_squash_run(6.0, 0.95))
     assert "MODEL_OUTPUT_ACTIVATION" not in codes(_squash_run(0.2, 0.11))
+    # a single softmax that learns slowly: small spread, but its logits are no probability
+    # vector (an MSE-trained softmax at accuracy 0.24 measured -0.33)
+    assert "MODEL_OUTPUT_ACTIVATION" not in codes(_squash_run(0.92, 0.245, pre=-0.33))
 
 
 def test_optimizer_clipping_far_below_the_gradients() -> None:

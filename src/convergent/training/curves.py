@@ -68,8 +68,9 @@ class RunFacts:
         bn_moments: ``{"layers": [...], "epochs": [...], "values": [[mean square of each
             BatchNormalization layer's inputs normalized by its moving statistics] per
             epoch]}`` (1 when they agree).
-        output_spread: ``{"epochs": [...], "log_spread": [...], "n_classes": C}``: per epoch,
-            the widest max(log p) - min(log p) of the model's probe predictions.
+        output_spread: ``{"epochs": [...], "log_spread": [...], "min_preimage": [...],
+            "n_classes": C}``: per epoch, the widest max(log p) - min(log p) of the model's
+            probe predictions, and the smallest entry of log p - mean(log p) + 1/C.
         early_stopping: ``{"patience": int, "monitor": str}`` of the run's EarlyStopping.
     """
 
@@ -1366,8 +1367,11 @@ def check_bn_statistics(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
                  # softmax(z) has log p_i - log p_j = z_i - z_j; when z is itself a
                  # probability vector (a softmax applied twice) every z_i is in [0, 1], so
                  # no prediction's log-probabilities can spread more than 1: the model can
-                 # never be more than e times surer of one class than of another. TOL is
-                 # float rounding
+                 # never be more than e times surer of one class than of another. And the
+                 # one z that sums to 1, log p - mean(log p) + 1/C, is then a probability
+                 # vector (no entry below 0), which a single softmax's logits rarely are
+                 # (measured: -0.33 for a slow MSE-trained softmax at spread 0.92, -0.0 for
+                 # softmax applied twice). TOL is float rounding
                  SPREAD=1.0, TOL=0.01,
                  # and the model has learned (its ranking is informative): training
                  # accuracy at least twice chance and 10 points above it
@@ -1380,8 +1384,9 @@ def check_squashed_probabilities(facts: RunFacts, p: dict[str, Any]) -> list[Fin
     spread = float(o["log_spread"][-1])
     c = int(o.get("n_classes") or facts.n_classes or 0)
     acc = facts.series(ak)
-    if c < 2 or not acc.size or not np.isfinite(acc[-1]) or \
-            not math.isfinite(spread) or spread > p["SPREAD"] + p["TOL"]:
+    pre = (o.get("min_preimage") or [None])[-1]
+    if c < 2 or not acc.size or not np.isfinite(acc[-1]) or pre is None or \
+            not math.isfinite(spread) or spread > p["SPREAD"] + p["TOL"] or pre < -p["TOL"]:
         return []
     chance = facts.majority_fraction or 1.0 / c
     if acc[-1] < max(p["LEARNED_FACTOR"] * chance, chance + p["LEARNED_MARGIN"]):
@@ -1397,6 +1402,7 @@ def check_squashed_probabilities(facts: RunFacts, p: dict[str, Any]) -> list[Fin
         "softmax once (drop the extra tf.nn.softmax / Activation, or use from_logits=True "
         "on a linear output).",
         {"log_prob_spread": spread, "spread_max": p["SPREAD"], "n_classes": c,
+         "min_preimage": pre,
          "train_accuracy": float(acc[-1]), "max_probability_possible": round(top, 4)},
         int((o.get("epochs") or [0])[-1]), "fix_output_activation")]
 

@@ -324,8 +324,12 @@ class Monitor(keras.callbacks.Callback):
                 not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
             return
         logp = np.log(np.maximum(p, 1e-30))
+        # softmax(z) fixes z up to a constant: z = log p - mean(log p) + 1/C is the one
+        # summing to 1, and it is a probability vector (all >= 0) when z was one
+        z = logp - logp.mean(axis=1, keepdims=True) + 1.0 / p.shape[1]
         self.outputs["epochs"].append(int(epoch))
         self.outputs["log_spread"].append(float((logp.max(1) - logp.min(1)).max()))
+        self.outputs.setdefault("min_preimage", []).append(float(z.min()))
         self.outputs["n_classes"] = int(p.shape[1])
 
     # -- per batch -------------------------------------------------------------------------
