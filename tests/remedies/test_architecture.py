@@ -269,3 +269,28 @@ def test_less_dropout_skips_moderate_rates(keras):
     c = apply([finding(Code.MODEL_EXCESSIVE_DROPOUT, "less_dropout")], dropout_model(keras, 0.2),
               {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
     assert not c.changed
+
+
+def bn_model(keras, momentum):
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3),
+                             keras.layers.BatchNormalization(momentum=momentum),
+                             keras.layers.Activation("relu"), keras.layers.Flatten(),
+                             keras.layers.Dense(3, activation="softmax")])
+
+
+def test_bn_momentum_lowers_the_moving_average_momentum(keras):
+    x, y = images()
+    m = bn_model(keras, 0.99)
+    c = apply([finding(Code.TRAIN_BN_STATISTICS, "bn_momentum", Severity.WARNING)], m,
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
+    assert m.layers[1].momentum == pytest.approx(0.9)
+    assert "layers.BatchNormalization(momentum=0.9)" in c.applied[0]["snippet"]
+    fit_after(c, x, y)
+
+
+def test_bn_momentum_skips_a_momentum_already_low(keras):
+    x, y = images()
+    c = apply([finding(Code.TRAIN_BN_STATISTICS, "bn_momentum", Severity.WARNING)],
+              bn_model(keras, 0.9),
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
+    assert not c.changed

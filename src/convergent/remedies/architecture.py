@@ -314,3 +314,25 @@ def _h_less_dropout(s: _State) -> tuple[str, str]:
     if keep:
         snippet += "\n# Keras Dropout takes the fraction to drop: rate = 1 - keep_prob"
     return f"{len(changed)} dropout rate(s): {what}", snippet
+
+
+# batch-norm statistics ----------------------------------------------------------------
+# BatchNormalization's moving averages weight the last ~1/(1 - momentum) steps: Keras'
+# default 0.99 needs hundreds of steps to forget its initial 0/1, 0.9 about ten (PyTorch's
+# default, momentum=0.1 in its convention: new = 0.9 old + 0.1 batch).
+BN_MOMENTUM = 0.9
+
+
+@handler("bn_momentum")
+def _h_bn_momentum(s: _State) -> tuple[str, str]:
+    changed = []
+    for ly in _flat_layers(s.model):
+        if type(ly).__name__ == "BatchNormalization" and float(ly.momentum) > BN_MOMENTUM:
+            changed.append((ly.name, float(ly.momentum)))
+            ly.momentum = BN_MOMENTUM
+    if not changed:
+        raise ValueError(f"no BatchNormalization momentum above {BN_MOMENTUM}")
+    what = ", ".join(f"{n} {m:g} -> {BN_MOMENTUM:g}" for n, m in changed)
+    snippet = "\n".join(f"layers.BatchNormalization(momentum={BN_MOMENTUM:g})  # {n}, was {m:g}"
+                        for n, m in changed)
+    return f"{len(changed)} BatchNormalization momentum(s): {what}", snippet
