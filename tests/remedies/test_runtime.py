@@ -239,3 +239,32 @@ def test_adam_is_not_applied_to_adamw(keras):
     again = apply([f], mlp(keras), {"optimizer": sgd.compile_kwargs["optimizer"],
                                     "loss": "mse"}, {})
     assert "adam" not in [a["remedy"] for a in again.applied]
+
+
+def test_loosen_clip_raises_a_tiny_clipnorm_and_drops_a_tiny_clipvalue(keras):
+    f = finding(Code.TRAIN_OPTIMIZER, "loosen_clip")
+    c = run(keras, f, compile_kwargs={"optimizer": keras.optimizers.SGD(0.01, clipnorm=1e-3),
+                                      "loss": "sparse_categorical_crossentropy"})
+    assert c.compile_kwargs["optimizer"].get_config()["clipnorm"] == pytest.approx(1.0)
+    assert "clipnorm=1" in c.applied[0]["snippet"]
+    c = run(keras, f, compile_kwargs={"optimizer": keras.optimizers.Adam(clipvalue=1e-5),
+                                      "loss": "sparse_categorical_crossentropy"})
+    cfg = c.compile_kwargs["optimizer"].get_config()
+    assert cfg["clipvalue"] is None and cfg["clipnorm"] == pytest.approx(1.0)
+    # a limit already at 1 or none at all: nothing to loosen
+    for opt in (keras.optimizers.SGD(0.01, clipnorm=1.0), keras.optimizers.SGD(0.01)):
+        none = apply([f], mlp(keras), {"optimizer": opt, "loss": "mse"}, {}, max_remedies=1)
+        assert "loosen_clip" not in [a["remedy"] for a in none.applied]
+
+
+def test_full_epochs_drops_a_steps_per_epoch_below_the_data(keras):
+    f = finding(Code.TRAIN_UNDERFITTING, "full_epochs")
+    x, y = data()
+    c = apply([f], mlp(keras), {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+              {"x": x, "y": y, "steps_per_epoch": 1, "epochs": 1, "verbose": 0})
+    assert c.applied[0]["remedy"] == "full_epochs" and c.fit_kwargs["steps_per_epoch"] is None
+    c.model.compile(**c.compile_kwargs)
+    c.model.fit(**c.fit_kwargs)
+    none = apply([f], mlp(keras), {"optimizer": "adam", "loss": "mse"}, {"x": x, "y": y},
+                 max_remedies=1)
+    assert "full_epochs" not in [a["remedy"] for a in none.applied]

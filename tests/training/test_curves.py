@@ -785,6 +785,9 @@ def test_optimizer_clipping_far_below_the_gradients() -> None:
     assert f.remedies[0].id == "loosen_clip"
     assert "clips every step" in f.title
     assert any("clips" in f.title for f in analyze_curves(facts(clipvalue=1e-4)).findings)
+    # one epoch is enough to judge (a run stopped early on its error)
+    h = {"loss": [2.31], "accuracy": [0.1]}
+    assert any("clips" in f.title for f in analyze_curves(facts(clipnorm=0.001)).findings)
     # a limit at the gradients' size, or none: no clipping finding
     for ok in (facts(clipnorm=1.0), facts(global_clipnorm=1.0), facts()):
         assert not any("clips" in f.title for f in analyze_curves(ok).findings)

@@ -327,6 +327,30 @@ def _h_clip(s: _State) -> str:
     return f"clipnorm={CLIPNORM:g}"
 
 
+@handler("loosen_clip")
+def _h_loosen_clip(s: _State) -> tuple[str, str]:
+    """Clipping limits below CLIPNORM (the grad_clip remedy's own limit) are raised to it;
+    a clipvalue far below the gradients is dropped (clipnorm then bounds the step)."""
+    opt = _optimizer(s)
+    cfg = opt.get_config()
+    changes: dict[str, Any] = {}
+    for key in ("clipnorm", "global_clipnorm"):
+        v = cfg.get(key)
+        if v is not None and float(v) < CLIPNORM:
+            changes[key] = CLIPNORM
+    if cfg.get("clipvalue") is not None and float(cfg["clipvalue"]) < CLIPNORM:
+        changes["clipvalue"] = None
+        if cfg.get("clipnorm") is None and cfg.get("global_clipnorm") is None:
+            changes["clipnorm"] = CLIPNORM
+    if not changes:
+        raise ValueError(f"no clipping limit below {CLIPNORM:g}")
+    s.compile_kwargs["optimizer"] = _rebuild(opt, **changes)
+    name = type(opt).__name__
+    what = ", ".join(f"{k} {cfg.get(k)} -> {v}" for k, v in changes.items())
+    args = ", ".join(f"{k}={v:g}" for k, v in changes.items() if v is not None)
+    return what, f"optimizer=keras.optimizers.{name}(..., {args})"
+
+
 @handler("reduce_l2")
 def _h_reduce_l2(s: _State) -> tuple[str, str]:
     share = _penalty(s)
@@ -479,6 +503,20 @@ def _h_plateau(s: _State) -> str:
     s.fit_kwargs["callbacks"].append(keras.callbacks.ReduceLROnPlateau(
         monitor=monitor, factor=0.5, patience=PLATEAU_PATIENCE))
     return f"ReduceLROnPlateau(monitor={monitor!r}, factor=0.5, patience={PLATEAU_PATIENCE})"
+
+
+@handler("full_epochs")
+def _h_full_epochs(s: _State) -> tuple[str, str]:
+    spe = s.fit_kwargs.get("steps_per_epoch")
+    if spe is None:
+        raise ValueError("fit got no steps_per_epoch")
+    x = s.fit_kwargs.get("x")
+    if x is not None and hasattr(x, "element_spec") and getattr(x, "cardinality", None) \
+            is not None and int(x.cardinality()) < 0:
+        raise ValueError("an infinite (repeated) dataset needs its steps_per_epoch")
+    s.fit_kwargs["steps_per_epoch"] = None
+    return (f"steps_per_epoch {spe} -> None (each epoch covers the data)",
+            "model.fit(..., steps_per_epoch=None)")
 
 
 @handler("batch_size")

@@ -1034,10 +1034,12 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     opt = facts.optimizer or {}
     name = str(opt.get("name", "")).lower()
     loss = facts.series("loss")
-    if not _not_halved(facts, min_epochs=3):
+    # a clip far below the gradients is measured at the first sample: one epoch that has
+    # not halved the loss is enough (a run stopped early on its error still shows it)
+    clip = _clip_shortening(facts) if _not_halved(facts, min_epochs=1) else None
+    if not _not_halved(facts, min_epochs=3) and clip is None:
         return []
     ev = {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])}
-    clip = _clip_shortening(facts)
     if clip is not None and clip[2] >= p["CLIP_FACTOR"]:
         kind, limit, factor = clip
         return [make_finding(
@@ -1047,6 +1049,8 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
             f"not even halved. Use {kind}=1.0 (or drop it).",
             {**ev, "clip": kind, "clip_limit": limit, "shortening": factor,
              "threshold": {"shortening_max": p["CLIP_FACTOR"]}}, 0, "loosen_clip")]
+    if not _not_halved(facts, min_epochs=3):
+        return []
     lr, eps = opt.get("learning_rate"), opt.get("epsilon")
     low = _DEFAULT_LR_TRAPS.get(name)
     if low is not None and lr is not None and lr < p[low[0]]:
