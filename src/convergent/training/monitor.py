@@ -192,8 +192,9 @@ class Monitor(keras.callbacks.Callback):
         # normalized by its moving statistics, in inference mode (1 when they agree)
         self.bn = {"layers": [], "epochs": [], "values": []}
         # of the model's probability outputs on the probe at each epoch end: the largest
-        # spread of log-probabilities within one prediction
-        self.outputs = {"epochs": [], "log_spread": [], "n_classes": None}
+        # spread of log-probabilities within one prediction, and the smallest entry of
+        # their softmax preimage (see _sample_outputs)
+        self.outputs = {"epochs": [], "log_spread": [], "min_preimage": [], "n_classes": None}
         self.errors: list[str] = []
         self.detected: dict[str, int] = {}
         self.stopped: dict[str, Any] | None = None
@@ -319,7 +320,10 @@ class Monitor(keras.callbacks.Callback):
         summing to 1)."""
         if self._probe is None:
             return
-        p = _to_numpy(self.model(self._probe[0], training=False)).astype(np.float64)
+        out = self.model(self._probe[0], training=False)
+        if isinstance(out, (list, tuple, dict)):
+            return  # several outputs: not one probability vector per sample
+        p = _to_numpy(out).astype(np.float64)
         if p.ndim != 2 or p.shape[1] < 2 or (p < 0).any() or \
                 not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
             return
@@ -329,7 +333,7 @@ class Monitor(keras.callbacks.Callback):
         z = logp - logp.mean(axis=1, keepdims=True) + 1.0 / p.shape[1]
         self.outputs["epochs"].append(int(epoch))
         self.outputs["log_spread"].append(float((logp.max(1) - logp.min(1)).max()))
-        self.outputs.setdefault("min_preimage", []).append(float(z.min()))
+        self.outputs["min_preimage"].append(float(z.min()))
         self.outputs["n_classes"] = int(p.shape[1])
 
     # -- per batch -------------------------------------------------------------------------
@@ -493,11 +497,11 @@ class Monitor(keras.callbacks.Callback):
                 self.history.setdefault("learning_rate", []).append(lr)
         self._steps_done_before_epoch = self._global_step + 1
         t = time.perf_counter()
-        try:
-            self._sample_bn(epoch)
-            self._sample_outputs(epoch)
-        except Exception as e:  # never break the user's run
-            self.errors.append(f"epoch-end sample: {type(e).__name__}: {e}")
+        for probe in (self._sample_bn, self._sample_outputs):
+            try:
+                probe(epoch)
+            except Exception as e:  # never break the user's run
+                self.errors.append(f"epoch-end {probe.__name__}: {type(e).__name__}: {e}")
         # two inference forwards of the probe batch: charged to the samples' time budget
         self._sample_seconds += time.perf_counter() - t
         self._analyze()
