@@ -1035,11 +1035,12 @@ def check_optimizer(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
     name = str(opt.get("name", "")).lower()
     loss = facts.series("loss")
     # a clip far below the gradients is measured at the first sample: one epoch that has
-    # not halved the loss is enough (a run stopped early on its error still shows it)
-    clip = _clip_shortening(facts) if _not_halved(facts, min_epochs=1) else None
-    if not _not_halved(facts, min_epochs=3) and clip is None:
+    # not halved the loss is enough (a run stopped early on its error still shows it); the
+    # other rules judge 3+ epochs
+    if not _not_halved(facts, min_epochs=1):
         return []
     ev = {"optimizer": opt, "initial_loss": facts.initial_loss(), "last_loss": float(loss[-1])}
+    clip = _clip_shortening(facts)
     if clip is not None and clip[2] >= p["CLIP_FACTOR"]:
         kind, limit, factor = clip
         return [make_finding(

@@ -42,6 +42,11 @@ LOADER_SAMPLE = 256
 REPLAY_SAMPLE = 64
 
 
+def spaced(total: int, n: int) -> np.ndarray:
+    """At most ``n`` evenly spaced indices into ``total`` elements, first and last included."""
+    return np.unique(np.linspace(0, total - 1, min(n, total)).astype(int))
+
+
 def _chain(ds: Any) -> Iterator[Any]:
     """``ds`` and the stages below it while each has exactly one input."""
     d = ds
@@ -180,7 +185,7 @@ def decode_sample(files: list[str], n: int = LOADER_SAMPLE) -> np.ndarray | None
 
     if not files:
         return None
-    idx = np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).astype(int))
+    idx = spaced(len(files), n)
     rows = []
     for i in idx:
         try:
@@ -245,7 +250,7 @@ def _loader_batch(d: Any, files: list[str], n: int) -> Any:
     h, w, c = int(shape[1]), int(shape[2]), int(shape[3])
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[c]
     names = list(getattr(d, "class_names", None) or [])
-    idx = np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).astype(int))
+    idx = spaced(len(files), n)
     images, labels = [], []
     for i in idx:
         try:
@@ -291,7 +296,7 @@ def _slices_sample(d: Any, n: int) -> list[Any] | None:
     structure = getattr(d, "_structure", None)
     if len(arrays) > 1 and structure is not None and not isinstance(structure, tuple):
         return None
-    idx = np.unique(np.linspace(0, total - 1, min(n, total)).astype(int))
+    idx = spaced(total, n)
     rows = [a[idx] for a in arrays]
     return [tuple(r[k] for r in rows) if len(rows) > 1 else rows[0][k]
             for k in range(len(idx))]
@@ -390,7 +395,7 @@ def _zip_sample(z: Any, n: int) -> list[Any] | None:
     total = min(len(a) for a in sources)
     if total == 0:
         return None
-    positions = np.unique(np.linspace(0, total - 1, min(n, total)).astype(int))
+    positions = spaced(total, n)
     columns = []
     for (_, stages), array in zip(branches, sources):  # type: ignore[misc]
         order = np.arange(len(array))
