@@ -178,7 +178,7 @@ CATALOG: dict[str, Entry] = {
                            "initializer='glorot_uniform', trainable=True)", (C.MODEL_FROZEN,)),
     "bn_momentum": Entry("Let BatchNormalization's moving statistics catch up: lower its "
                          "momentum (or train more steps per epoch)",
-                         "layers.BatchNormalization(momentum=0.9)", (C.TRAIN_BN_STATISTICS,)),
+                         "layers.BatchNormalization(momentum=0.9)", (C.TRAIN_UNDERFITTING,)),
     "weight_decay": Entry("Add weight decay / L2",
                           "keras.optimizers.AdamW(1e-3, weight_decay=1e-4)",
                           (C.TRAIN_OVERFITTING, C.TRAIN_NO_REGULARIZATION, C.MODEL_TOO_LARGE)),
