@@ -15,6 +15,9 @@ Metrics (all computed by the pure functions below, tested on fake reports):
 * per code (scripts): recall = cases with that root found in the top 3 / cases with that
   root; precision = top-3 reports of the code that are the case's root or an
   also-acceptable code / all top-3 reports of the code (healthy cases included).
+* symptoms (scripts): a case whose root is a cause names the symptom its run shows
+  (``symptom``, e.g. TRAIN_DIVERGED under a too-high rate); found = reported anywhere in
+  the report, since a symptom ranks below its cause by design.
 * ``false_alarms``: healthy cases with any error or warning finding / healthy cases that
   produced a report.
 * data (folders): per code and overall (micro), precision and recall per file (pairs for
@@ -198,6 +201,11 @@ def script_metrics(manifest: dict[str, Any], outcomes: dict[str, Outcome]
                                                      "correct": 0})
             row["cases"] += 1
             row["found"] += case["root"] in out.codes[:3]
+        if case.get("symptom"):
+            row = per_code.setdefault(case["symptom"], {"cases": 0, "found": 0,
+                                                        "reported": 0, "correct": 0})
+            row["symptom_cases"] = row.get("symptom_cases", 0) + 1
+            row["symptom_found"] = row.get("symptom_found", 0) + (case["symptom"] in out.codes)
         fair = {case["root"], *case.get("also", [])} if case["root"] else set()
         reported = out.codes[:3] if not case["healthy"] else out.alarms
         for code in dict.fromkeys(reported):
@@ -506,10 +514,12 @@ def main(argv: list[str] | None = None) -> int:
     sm = script_metrics(manifest, outcomes)
     if sm["per_code"]:
         print(f"\n{'code (scripts)':30} {'cases':>5} {'recall':>6} {'reported':>8} "
-              f"{'precision':>9}")
+              f"{'precision':>9} {'as symptom':>10}")
         for code, r in sorted(sm["per_code"].items()):
+            sym = (f"{r['symptom_found']}/{r['symptom_cases']}" if r.get("symptom_cases")
+                   else "")
             print(f"{code:30} {r['cases']:5d} {ratio(r['found'], r['cases']):6.2f} "
-                  f"{r['reported']:8d} {ratio(r['correct'], r['reported']):9.2f}")
+                  f"{r['reported']:8d} {ratio(r['correct'], r['reported']):9.2f} {sym:>10}")
     not_run = [n for n, o in outcomes.items() if o.status != "ok"]
     if not_run:
         statuses = sorted({outcomes[n].status for n in not_run})

@@ -24,10 +24,11 @@ from benchmarks.faults.scorer import (
     summary_line,
     time_to_diagnosis,
 )
-from convergent.findings import Code
+from convergent.findings import SYMPTOMS as SYMPTOM_CODES, Code
 
 MANIFEST = load_manifest()
 CASES = MANIFEST["cases"]
+SYMPTOMS = {c.value for c in SYMPTOM_CODES}
 
 
 def _finding(code, severity="error", **evidence):
@@ -104,6 +105,20 @@ def test_script_metrics_arithmetic():
     line = summary_line(m, None, "na", 12.3, folder_alarms=(1, 2))
     assert line == ("top1=0.33 top3=0.67 false_alarms=2/4 data_recall=na data_precision=na "
                     "repair=na diagnosis_20pct=na seconds=12")
+
+
+def test_symptom_of_a_cause_counts_when_reported_anywhere():
+    cases = {"cases": {
+        "a": {"root": "TRAIN_LR_TOO_HIGH", "symptom": "TRAIN_DIVERGED", "also": [],
+              "healthy": False},
+        "b": {"root": "MODEL_BAD_INIT", "symptom": "TRAIN_DIVERGED", "also": [],
+              "healthy": False}}}
+    outcomes = {  # a: the symptom 4th (below the top 3); b: never reported
+        "a": _out("a", ["TRAIN_LR_TOO_HIGH", "DATA_TOO_FEW", "MODEL_TOO_LARGE",
+                        "TRAIN_DIVERGED"]),
+        "b": _out("b", ["MODEL_BAD_INIT"])}
+    row = script_metrics(cases, outcomes)["per_code"]["TRAIN_DIVERGED"]
+    assert (row["symptom_cases"], row["symptom_found"], row["cases"]) == (2, 1, 0)
 
 
 def test_summary_line_is_machine_readable():
@@ -258,6 +273,9 @@ def test_manifest_codes_exist_and_fields_are_complete():
         assert set(case) >= {"root", "also", "repairable", "healthy", "source", "description"}
         assert case["healthy"] == (case["root"] is None), name
         assert {case["root"], *case["also"]} - {None} <= CODES, name
+        if "symptom" in case:  # the symptom a root cause shows is also fair in the top 3
+            assert case["symptom"] in SYMPTOMS and case["symptom"] in case["also"], name
+            assert case["root"] not in SYMPTOMS, name
         assert case["source"].startswith("http"), name
     assert set(MANIFEST["subsets"]["fast"]) <= set(CASES)
 
@@ -265,8 +283,10 @@ def test_manifest_codes_exist_and_fields_are_complete():
 def test_enough_cases_per_code():
     roots = [c["root"] for c in CASES.values() if c["root"]]
     assert len(roots) >= 40 and sum(c["healthy"] for c in CASES.values()) >= 8
+    # a symptom code is exercised as the root of a case or as the symptom a cause shows
+    shown = roots + [c["symptom"] for c in CASES.values() if c.get("symptom")]
     script_codes = CODES - set(PROBLEMS)  # folder problems are covered by the folders
-    thin = {c: roots.count(c) for c in script_codes if roots.count(c) < 2}
+    thin = {c: shown.count(c) for c in script_codes if shown.count(c) < 2}
     assert not thin, f"codes with fewer than 2 script cases: {thin}"
     in_folders = {c for f in BENCH_FOLDERS.values() for c in f["problems"]}
     assert set(PROBLEMS) <= in_folders
