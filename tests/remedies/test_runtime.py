@@ -268,3 +268,63 @@ def test_full_epochs_drops_a_steps_per_epoch_below_the_data(keras):
     none = apply([f], mlp(keras), {"optimizer": "adam", "loss": "mse"}, {"x": x, "y": y},
                  max_remedies=1)
     assert "full_epochs" not in [a["remedy"] for a in none.applied]
+
+
+def test_early_stopping_minimising_an_accuracy_gets_mode_max(keras):
+    es = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="min", patience=2,
+                                       restore_best_weights=True)
+    f = finding(Code.TRAIN_UNDERFITTING, "early_stopping", monitor="val_accuracy", mode="min",
+                expected_mode="max")
+    c = run(keras, f, compile_kwargs={"optimizer": "adam",
+                                      "loss": "sparse_categorical_crossentropy",
+                                      "metrics": ["accuracy"]}, callbacks=[es])
+    new = [cb for cb in c.fit_kwargs["callbacks"] if type(cb).__name__ == "EarlyStopping"]
+    assert len(new) == 1 and new[0] is not es and es.mode == "min"
+    assert new[0].mode == "max" and new[0].patience == 2 and new[0].restore_best_weights
+    assert "mode='max'" in c.code
+
+
+def test_early_stopping_with_the_right_mode_is_left_alone(keras):
+    es = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=2)
+    c = apply([finding(Code.TRAIN_OVERFITTING, "early_stopping")], mlp(keras),
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+              {"x": data()[0], "y": data()[1], "callbacks": [es]})
+    assert not any(a["remedy"] == "early_stopping" for a in c.applied)
+    assert any("already in the callbacks" in s["why"] for s in c.skipped)
+
+
+def test_lower_lr_scales_a_learning_rate_scheduler(keras):
+    from convergent.remedies.runtime import ScaledSchedule
+
+    def schedule(epoch, lr):
+        return 0.3 / 2 ** epoch
+
+    sched = keras.callbacks.LearningRateScheduler(schedule)
+    c = run(keras, finding(Code.TRAIN_LR_TOO_HIGH, "lower_lr"),
+            compile_kwargs={"optimizer": keras.optimizers.Adam(),
+                            "loss": "sparse_categorical_crossentropy"},
+            callbacks=[sched], epochs=2)
+    new = [cb for cb in c.fit_kwargs["callbacks"]
+           if type(cb).__name__ == "LearningRateScheduler"]
+    assert len(new) == 1 and isinstance(new[0].schedule, ScaledSchedule)
+    # 0.3 at epoch 0 -> Adam's default 1e-3; the same halving after it
+    assert new[0].schedule(0, 1e-3) == pytest.approx(1e-3)
+    assert new[0].schedule(1, 1e-3) == pytest.approx(5e-4)
+    assert float(c.model.optimizer.learning_rate) == pytest.approx(5e-4)  # what fit used
+    assert "0.3 -> 0.001" in c.applied[0]["change"] and "LearningRateScheduler" in c.code
+
+
+def test_scaled_schedule_sees_its_own_lr_and_the_old_signature():
+    from convergent.remedies.runtime import ScaledSchedule
+
+    decay = ScaledSchedule(lambda epoch, lr: lr * 0.5, 0.1)
+    assert decay(3, 0.01) == pytest.approx(0.005)   # 0.1 * (0.1 * 0.5)
+    twice = ScaledSchedule(ScaledSchedule(lambda epoch: 1.0, 0.1), 0.5)
+    assert twice.factor == pytest.approx(0.05) and twice(0, 1.0) == pytest.approx(0.05)
+
+
+def test_lower_lr_without_a_scheduler_changes_the_optimizer_only(keras):
+    c = run(keras, finding(Code.TRAIN_LR_TOO_HIGH, "lower_lr"))
+    assert not any(type(cb).__name__ == "LearningRateScheduler"
+                   for cb in c.fit_kwargs["callbacks"])
+    assert float(c.compile_kwargs["optimizer"].learning_rate) == pytest.approx(1e-2)

@@ -319,3 +319,14 @@ def test_a_gain_without_a_finding_asking_for_more_stops():
     """Healthy with no finding left: nothing says the remedy would help again."""
     record, *_ = _run(_model(), [(2.0, False), (1.0, True), (0.5, True)])
     assert len(record["repair"]["steps"]) == 1 and record["repair"]["kept"] == 1
+
+
+def test_the_next_monitor_sees_the_fits_early_stopping():
+    # a remedy replaced the EarlyStopping (its mode): the curve checks read it from facts
+    record = {"facts": {"n_val": 24, "early_stopping": {"monitor": "val_accuracy",
+                                                        "mode": "min", "patience": 2}}}
+    es = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=2)
+    repair._sync_facts(record, {"callbacks": [es]})
+    assert record["facts"]["early_stopping"]["mode"] == "max"
+    repair._sync_facts(record, {"callbacks": []})  # none left: none in the facts
+    assert "early_stopping" not in record["facts"] and record["facts"]["n_val"] == 24

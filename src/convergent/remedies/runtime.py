@@ -236,13 +236,79 @@ def _suggested_lr(s: _State) -> float | None:
     return None
 
 
+class ScaledSchedule:
+    """A ``LearningRateScheduler`` schedule times ``factor``: ``factor * schedule(epoch,
+    lr / factor)``, so a schedule that reads the current LR (``lr * 0.9``) still sees its
+    own, unscaled trajectory. Keras calls it with ``(epoch, lr)``; a schedule of ``epoch``
+    alone (Keras' old API) is called with that."""
+
+    def __init__(self, schedule: Callable[..., Any], factor: float) -> None:
+        if isinstance(schedule, ScaledSchedule):  # scaling twice: one wrapper
+            schedule, factor = schedule.schedule, schedule.factor * factor
+        self.schedule, self.factor = schedule, float(factor)
+
+    def __call__(self, epoch: int, lr: float | None = None) -> float:
+        return float(self.factor * _call_schedule(
+            self.schedule, epoch, None if lr is None else lr / self.factor))
+
+
+def _call_schedule(schedule: Callable[..., Any], epoch: int, lr: float | None) -> float:
+    if lr is None:
+        return float(schedule(epoch))
+    try:  # the same two signatures Keras' LearningRateScheduler accepts
+        return float(schedule(epoch, lr))
+    except TypeError:
+        return float(schedule(epoch))
+
+
+def _scheduler(s: _State) -> tuple[int, Any] | None:
+    """The first LearningRateScheduler among the fit's callbacks (index, callback): it sets
+    the optimizer's LR at the start of every epoch, so an LR change must go through it."""
+    for i, cb in enumerate(s.fit_kwargs["callbacks"]):
+        if type(cb).__name__ == "LearningRateScheduler" and callable(
+                getattr(cb, "schedule", None)):
+            return i, cb
+    return None
+
+
+def _effective_lr(s: _State) -> float:
+    """The LR the first epoch trains with: the optimizer's, or what a LearningRateScheduler
+    sets it to at epoch 0 (from the optimizer's LR, as Keras calls it)."""
+    lr = _lr_of(_optimizer(s))
+    sched = _scheduler(s)
+    if sched is None:
+        return lr
+    try:
+        value = _call_schedule(sched[1].schedule, 0, lr)
+    except Exception:  # noqa: BLE001 - a schedule this cannot call: the optimizer's LR
+        return lr
+    return value if math.isfinite(value) and value > 0 else lr
+
+
 def _set_lr(s: _State, lr: float, why: str) -> tuple[str, str]:
+    import keras
+
     opt = _optimizer(s)
-    old = _lr_of(opt)
+    old = _effective_lr(s)
     s.compile_kwargs["optimizer"] = _rebuild(opt, learning_rate=float(lr))
     name = type(opt).__name__
-    return (f"{name} learning_rate {old:g} -> {lr:g} ({why})",
-            f"optimizer=keras.optimizers.{name}(learning_rate={lr:g})")
+    sched = _scheduler(s)
+    if sched is None:
+        return (f"{name} learning_rate {old:g} -> {lr:g} ({why})",
+                f"optimizer=keras.optimizers.{name}(learning_rate={lr:g})")
+    # the scheduler would set the old LR again at every epoch: scale its schedule
+    i, cb = sched
+    factor = lr / old
+    cbs = list(s.fit_kwargs["callbacks"])
+    cbs[i] = keras.callbacks.LearningRateScheduler(ScaledSchedule(cb.schedule, factor),
+                                                   verbose=getattr(cb, "verbose", 0))
+    s.fit_kwargs["callbacks"] = cbs
+    return ((f"LearningRateScheduler's LR at epoch 0 {old:g} -> {lr:g} ({why}): its schedule "
+            f"scaled by {factor:.3g} (it sets the LR every epoch, so the optimizer's alone "
+            "would be overwritten)"),
+            (f"# scale the schedule's learning rates by {factor:.3g} (epoch 0: {old:g} -> "
+            f"{lr:g}), e.g.\ncallbacks=[keras.callbacks.LearningRateScheduler(lambda epoch, lr: "
+            f"{factor:.3g} * schedule(epoch, lr / {factor:.3g}))]"))
 
 
 def _default_lr(opt: Any) -> float | None:
@@ -260,7 +326,7 @@ def _lr_target(s: _State, lower: bool) -> tuple[str, str]:
     else the optimizer's own default when the LR is on the far side of it (the fix a
     person makes: the default is where the optimizer's authors tuned it; a decade at a
     time took 2-3 fits to get there); else one decade (LR_STEP) further."""
-    old = _lr_of(_optimizer(s))
+    old = _effective_lr(s)
     lr = _suggested_lr(s)
     if lr is not None and (lr < old if lower else lr > old):
         return _set_lr(s, lr, "LR range test")
@@ -436,10 +502,53 @@ def _has_cb(s: _State, name: str) -> bool:
     return any(type(cb).__name__ == name for cb in s.fit_kwargs["callbacks"])
 
 
-@handler("early_stopping")
-def _h_early(s: _State) -> str:
+def _right_mode(cb: Any, evidence: dict[str, Any]) -> str | None:
+    """The mode an EarlyStopping should have when its own points the wrong way (min for an
+    accuracy, max for a loss: the curve check's lists, training/curves.py), else None."""
+    from convergent.training.curves import HIGHER_IS_BETTER, LOWER_IS_BETTER
+
+    mode = str(getattr(cb, "mode", "auto"))
+    name = str(getattr(cb, "monitor", "")).lower().removeprefix("val_")
+    if mode == "min" and any(w in name for w in HIGHER_IS_BETTER):
+        return "max"
+    if mode == "max" and any(w in name for w in LOWER_IS_BETTER):
+        return "min"
+    expected = evidence.get("expected_mode")
+    return str(expected) if expected in ("min", "max") and expected != mode else None
+
+
+def _fix_early_mode(s: _State) -> tuple[str, str] | None:
+    """An EarlyStopping that minimises an accuracy (or maximises a loss) replaced by the
+    same callback with the right mode; None when there is none to fix."""
     import keras
 
+    cbs = list(s.fit_kwargs["callbacks"])
+    for i, cb in enumerate(cbs):
+        if type(cb).__name__ != "EarlyStopping":
+            continue
+        right = _right_mode(cb, s.finding.evidence)
+        if right is None:
+            continue
+        kept = {"monitor": cb.monitor, "min_delta": abs(float(getattr(cb, "min_delta", 0))),
+                "patience": cb.patience, "verbose": getattr(cb, "verbose", 0),
+                "baseline": getattr(cb, "baseline", None),
+                "restore_best_weights": getattr(cb, "restore_best_weights", False),
+                "start_from_epoch": getattr(cb, "start_from_epoch", 0)}
+        cbs[i] = keras.callbacks.EarlyStopping(mode=right, **kept)
+        s.fit_kwargs["callbacks"] = cbs
+        return (f"EarlyStopping(monitor={cb.monitor!r}) mode {cb.mode!r} -> {right!r}",
+                (f"keras.callbacks.EarlyStopping(monitor={cb.monitor!r}, mode={right!r}, "
+                f"patience={cb.patience}, ...)"))
+    return None
+
+
+@handler("early_stopping")
+def _h_early(s: _State) -> str | tuple[str, str]:
+    import keras
+
+    fixed = _fix_early_mode(s)
+    if fixed is not None:
+        return fixed
     if _has_cb(s, "EarlyStopping"):
         raise ValueError("EarlyStopping is already in the callbacks")
     monitor = "val_loss" if _has_validation(s) else "loss"
@@ -565,9 +674,9 @@ def _h_rescale(s: _State) -> str:
         scale = 1.0 / top  # inputs collapsed (scaled twice): bring their top back to 1
         _wrap(s, layers.Rescaling(scale))
         return (f"model wrapped: Rescaling({scale:.6g}) as first layer",
-                "# the pixels are scaled twice: keep one scaling - drop rescale=1/255 from "
+                ("# the pixels are scaled twice: keep one scaling - drop rescale=1/255 from "
                 "the generator\n# (or x / 255 from the preprocessing), or the model's "
-                f"Rescaling layer; the same as\nlayers.Rescaling({scale:.6g})  # first layer")
+                f"Rescaling layer; the same as\nlayers.Rescaling({scale:.6g})  # first layer"))
     top = max(1.0, top)
     scale = 1.0 / (255.0 if top > 1.0 and top <= 255.0 else top)
     _wrap(s, layers.Rescaling(scale))
@@ -589,8 +698,12 @@ def _h_standardize(s: _State) -> str:
 
 
 @handler("same_preprocessing")
-def _h_same_pre(s: _State) -> str:
-    return _h_rescale(s)
+def _h_same_pre(s: _State) -> str | tuple[str, str]:
+    """The validation ImageDataGenerator gets the training one's featurewise statistics
+    when it was never fit (remedies/loaders.py); else the inputs are rescaled in the model."""
+    from convergent.remedies.loaders import share_generator_statistics
+
+    return share_generator_statistics(s) or _h_rescale(s)
 
 
 def _hidden(model: Any) -> list[Any]:
@@ -694,4 +807,5 @@ def _h_out_act(s: _State) -> str:
 
 
 # the handlers that change the architecture (output head, widths, pooling, dropout rates)
-from convergent.remedies import architecture  # noqa: F401 - registers its handlers
+# and the ones that change how Keras' image iterators feed fit
+from convergent.remedies import architecture, loaders  # noqa: F401 - register their handlers

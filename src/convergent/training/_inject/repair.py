@@ -430,6 +430,7 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
                 code = code.replace(f"epochs={change.fit_kwargs.get('epochs')}",
                                     f"epochs={new_kwargs['epochs']}")
         fit_kwargs = new_kwargs
+        _sync_facts(record, fit_kwargs)
         current.compile(**ck)
         start_weights = current.get_weights()
         monitor, extra = make_callbacks()
@@ -494,6 +495,21 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
     record["monitor"] = fits[kept]["monitor"]
     _publish(record, steps, fits, kept)
     return fits[kept]["history"]
+
+
+def _sync_facts(record: dict[str, Any], fit_kwargs: dict[str, Any]) -> None:
+    """The run facts the next Monitor copies, for this fit's callbacks: a remedy may have
+    replaced the EarlyStopping (its mode), and the curve checks read it from the facts."""
+    from convergent.training._inject.hook import early_stopping_facts
+
+    facts = record.get("facts")
+    if not isinstance(facts, dict):
+        return
+    es = early_stopping_facts(fit_kwargs.get("callbacks"))
+    if es:
+        facts["early_stopping"] = es
+    else:
+        facts.pop("early_stopping", None)
 
 
 def _advice(findings: list[Any], tried: set[str]) -> list[Any]:
