@@ -83,6 +83,19 @@ def case(K: Any, make: Any, name: str) -> tuple[Any, dict[str, Any]]:
         "zeros_hidden": (lambda: make(K, L.Flatten(), L.Dense(32, activation="relu",
                                                               kernel_initializer="zeros"),
                                       L.Dense(10, activation="softmax")), {"y": y}),
+        "negative_bias": (lambda: make(K, L.Flatten(), L.Dense(32, activation="relu",
+                                                               bias_initializer=K.initializers
+                                                               .Constant(-3.0)),
+                                       L.Dense(10, activation="softmax")), {"y": y}),
+        # +0.1 (the TF tutorials' ReLU bias), a mild -0.1, and -3 before BatchNormalization
+        "small_or_normed_bias": (lambda: make(
+            K, L.Flatten(), L.Dense(32, activation="relu", bias_initializer=K.initializers
+                                    .Constant(0.1)),
+            L.Dense(32, activation="relu", bias_initializer=K.initializers.Constant(-0.1)),
+            L.Dense(32, bias_initializer=K.initializers.Constant(-3.0)),
+            L.BatchNormalization(), L.Activation("relu"),
+            L.Dense(10, activation="softmax", bias_initializer=K.initializers.Constant(-3.0))),
+            {"y": y}),
         "zeros_output": (lambda: make(K, L.Flatten(), L.Dense(32, activation="relu"),
                                       L.Dense(10, activation="softmax",
                                               kernel_initializer="zeros")), {"y": y}),
@@ -165,6 +178,7 @@ POSITIVE = [
     ("init_std_1", "MODEL_BAD_INIT", "error"),
     ("zeros_hidden", "MODEL_BAD_INIT", "error"),
     ("tiny_init_deep", "MODEL_BAD_INIT", "warning"),
+    ("negative_bias", "MODEL_BAD_INIT", "warning"),
     ("sigmoid_x5", "MODEL_SATURATING_ACTIVATION", "warning"),
     ("softmax_hidden", "MODEL_SATURATING_ACTIVATION", "error"),
     ("frozen", "MODEL_FROZEN", "error"),
@@ -187,6 +201,7 @@ NEGATIVE = [
     ("huge_dropout", "MODEL_TOO_SMALL"),  # one hidden layer is not a linear classifier
     ("init_default_normal", "MODEL_BAD_INIT"),
     ("zeros_output", "MODEL_BAD_INIT"),
+    ("small_or_normed_bias", "MODEL_BAD_INIT"),
     ("sigmoid_x2", "MODEL_SATURATING_ACTIVATION"),
     ("deep_bn", "MODEL_NO_NORMALIZATION_LAYER"),
     ("deep_bn", "MODEL_BAD_INIT"),

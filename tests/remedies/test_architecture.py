@@ -296,3 +296,27 @@ def test_bn_momentum_skips_a_momentum_already_low(keras):
     # nothing to lower: the finding's next remedy (train more steps) applies instead
     assert [a["remedy"] for a in c.applied] != ["bn_momentum"]
     assert c.model.layers[1].momentum == pytest.approx(0.9)
+
+
+def test_zero_bias_resets_the_named_layers_biases(keras):
+    x, y = images()
+    neg = keras.initializers.Constant(-3.0)
+    m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                          keras.layers.Dense(16, activation="relu", bias_initializer=neg,
+                                             name="h1"),
+                          keras.layers.Dense(3, activation="softmax", bias_initializer=neg,
+                                             name="out")])
+    c = apply([finding(Code.MODEL_BAD_INIT, "zero_bias", Severity.WARNING, layers=["h1"])], m,
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
+    assert c.applied[0]["remedy"] == "zero_bias"
+    assert np.all(np.asarray(m.get_layer("h1").bias) == 0)
+    assert np.all(np.asarray(m.get_layer("out").bias) == -3)  # not named: left alone
+    fit_after(c, x, y)
+
+
+def test_zero_bias_gives_way_when_no_named_layer_has_a_bias(keras):
+    x, y = images()
+    c = apply([finding(Code.MODEL_BAD_INIT, "zero_bias", Severity.WARNING, layers=["nope"])],
+              bn_model(keras, 0.9),
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
+    assert all(a["remedy"] != "zero_bias" for a in c.applied)

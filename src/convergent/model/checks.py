@@ -390,10 +390,18 @@ GAIN_PRODUCT_MAX = 16.0
 # 256 means logit std 16 = ln(1 / float32 eps): float32 softmax returns exact 0/1, the loss
 # is clipped and most samples give no gradient.
 GAIN_PRODUCT_FATAL = 256.0
+# A constant bias b on a ReLU unit switches it off for every input whose w.x < -b. Standard
+# inits aim for pre-activations of std ~1 on unit-scale inputs (He: sqrt(2)), so b <= -1
+# leaves a unit on for under a quarter of its inputs (P(z > 1/sqrt(2)) = 0.24), and image
+# inputs in [0, 1] have smaller pre-activations still (MNIST: E[x^2] ~ 0.1): most units
+# start dead and pass no gradient. Keras' default bias is zeros; tutorials use +0.1.
+NEGATIVE_BIAS_MAX = -1.0
+RELU_FAMILY = frozenset({"relu", "relu6"})
 
 
 @LINT.register("bad_init", codes=[Code.MODEL_BAD_INIT], gain_product_min=GAIN_PRODUCT_MIN,
-               gain_product_max=GAIN_PRODUCT_MAX, gain_product_fatal=GAIN_PRODUCT_FATAL)
+               gain_product_max=GAIN_PRODUCT_MAX, gain_product_fatal=GAIN_PRODUCT_FATAL,
+               negative_bias_max=NEGATIVE_BIAS_MAX)
 def check_bad_init(ctx: LintContext, params: dict[str, Any]) -> Iterator[Finding]:
     eff = effective_activations(ctx.facts.layers)
     if not eff:
@@ -408,6 +416,19 @@ def check_bad_init(ctx: LintContext, params: dict[str, Any]) -> Iterator[Finding
             "Units that start identical get identical gradients and never become different, so "
             "the layer acts like a single unit.",
             {"layers": const, "threshold": "hidden kernels must be random"}, "he_init"))
+    # a BatchNormalization before the activation subtracts the batch mean, bias included
+    negative = [(lf.name, lf.bias_init) for lf, act, normed, _ in hidden
+                if act in RELU_FAMILY and not normed and lf.bias_init is not None
+                and lf.bias_init <= params["negative_bias_max"]]
+    if negative:
+        out.append(_finding(
+            Code.MODEL_BAD_INIT, Severity.WARNING, 0.8,
+            f"Negative constant bias on ReLU layer(s): {', '.join(n for n, _ in negative)}",
+            f"Every unit of {negative[0][0]} starts with bias {negative[0][1]:g}, so it outputs "
+            "zero unless its weighted input exceeds that: most units start dead and get no "
+            "gradient. Use the default zero bias (bias_initializer='zeros').",
+            {"layers": [n for n, _ in negative], "bias": [b for _, b in negative],
+             "threshold": params["negative_bias_max"]}, "zero_bias"))
     gains, product, stretch, worst = [], 1.0, [], None
     unknown = []
 

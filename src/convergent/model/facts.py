@@ -58,6 +58,9 @@ class LayerFact:
     # still exactly as initialised (None: cannot tell): a bias of exact zeros, or
     # normalization statistics of exactly 0 mean / 1 variance; any training step moves them
     at_init: bool | None = None
+    # the value every bias starts at when its initializer is a constant (Zeros, Ones,
+    # Constant); None for random bias initializers, no bias, or unknown
+    bias_init: float | None = None
 
 
 @dataclass
@@ -136,6 +139,21 @@ def _act_name(fn: Any) -> str:
         return "linear"
     name = getattr(fn, "__name__", None) or type(fn).__name__
     return str(name).lower()
+
+
+def _constant_value(init: Any) -> float | None:
+    """The value a Zeros / Ones / Constant initializer fills with (None for others)."""
+    c = type(init).__name__
+    if c == "Zeros":
+        return 0.0
+    if c == "Ones":
+        return 1.0
+    if c == "Constant":
+        try:
+            return float(getattr(init, "value"))
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def init_variance(init: Any, fan_in: int, fan_out: int) -> tuple[float | None, bool]:
@@ -253,6 +271,8 @@ def layer_fact(layer: Any) -> LayerFact:
                 lf.init_var, lf.init_constant = init_variance(init, lf.fan_in, lf.fan_out)
         lf.regularized = getattr(layer, "kernel_regularizer", None) is not None
         lf.at_init = _all_equal(getattr(layer, "bias", None), 0.0)
+        lf.bias_init = _constant_value(getattr(layer, "bias_initializer", None)) \
+            if getattr(layer, "use_bias", False) else None
     elif kind == "act":
         if lf.cls == "Activation":
             lf.activation = _act_name(layer.activation)

@@ -336,3 +336,18 @@ def _h_bn_momentum(s: _State) -> tuple[str, str]:
     snippet = "\n".join(f"layers.BatchNormalization(momentum={BN_MOMENTUM:g})  # {n}, was {m:g}"
                         for n, m in changed)
     return f"{len(changed)} BatchNormalization momentum(s): {what}", snippet
+
+
+@handler("zero_bias")
+def _h_zero_bias(s: _State) -> tuple[str, str]:
+    """Zero the biases of the layers the finding names (their constant negative start)."""
+    names = set(s.finding.evidence.get("layers") or ())
+    changed = [ly.name for ly in _flat_layers(s.model)
+               if ly.name in names and getattr(ly, "bias", None) is not None]
+    if not changed:
+        raise ValueError("no layer of the finding has a bias")
+    for ly in _flat_layers(s.model):
+        if ly.name in changed:
+            ly.bias.assign(np.zeros(ly.bias.shape, dtype="float32"))
+    snippet = "\n".join(f"bias_initializer='zeros'  # {n}" for n in changed)
+    return f"{len(changed)} layer(s) start with zero biases: {', '.join(changed)}", snippet
