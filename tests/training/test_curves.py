@@ -107,7 +107,8 @@ def test_lr_too_high_is_advice_when_a_usual_rate_diverges() -> None:
     # above the usual range (Adam's tops out at 3e-3) the blow-up is the rate's
     above, r = lr_high({"name": "adam", "learning_rate": 5e-3})
     assert above.severity is Severity.ERROR and r[0].code.value == "TRAIN_LR_TOO_HIGH"
-    # SGD momentum 0.99 at 0.1: plain 0.1, but a step of 1.0 - above the range
+    # SGD momentum 0.99 at 0.1: plain 0.1, but a step of 1.0 - above the range (one epoch:
+    # too short for the optimizer's momentum rule, so the rate keeps it)
     assert lr_high({"name": "sgd", "learning_rate": 0.1, "momentum": 0.99})[0].severity \
         is Severity.ERROR
 
@@ -341,6 +342,22 @@ def test_optimizer_momentum_that_makes_a_sane_rate_huge() -> None:
         "name": "sgd", "learning_rate": 0.1, "momentum": 0.99})).findings
         if f.code.value == "TRAIN_OPTIMIZER"]
     assert f and "momentum" in f[0].title and f[0].evidence["effective_lr"] == 1.0
+
+    def ranked(opt, hist=h):
+        r = rank(analyze_curves(RunFacts(history=hist, optimizer=opt)).findings)
+        return r, next(f for f in r if f.code.value == "TRAIN_LR_TOO_HIGH")
+
+    # 10x the usual momentum's factor at a usual rate: the momentum first, the rate advice
+    r, lr = ranked({"name": "sgd", "learning_rate": 0.1, "momentum": 0.99})
+    assert r[0].code.value == "TRAIN_OPTIMIZER"
+    assert lr.severity is Severity.INFO and lr.evidence["momentum_made_it"]
+    up = {"loss": [2.3, 2.6, 2.9, 3.1], "accuracy": [0.1, 0.1, 0.1, 0.1]}
+    # at the top of the usual range with momentum 0.95 (2x the usual factor): the rate's
+    r, lr = ranked({"name": "sgd", "learning_rate": 0.3, "momentum": 0.95}, up)
+    assert r[0].code.value == "TRAIN_LR_TOO_HIGH" and lr.severity is not Severity.INFO
+    # a rate above the usual range stays the rate's whatever the momentum
+    r, lr = ranked({"name": "sgd", "learning_rate": 0.5, "momentum": 0.99}, up)
+    assert r[0].code.value == "TRAIN_LR_TOO_HIGH" and lr.severity is not Severity.INFO
     for opt in ({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9},     # usual
                 {"name": "sgd", "learning_rate": 2.0, "momentum": 0.9},     # the rate itself
                 {"name": "sgd", "learning_rate": 2.0, "momentum": 0.0}):    # no momentum

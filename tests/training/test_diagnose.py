@@ -79,7 +79,7 @@ def test_lr_too_high_is_the_root_cause(K, digits) -> None:
 def test_shuffled_labels_are_misaligned(K, digits) -> None:
     x, y = digits
     y_bad = np.random.default_rng(1).permutation(y[:1000])
-    r = diagnose(cnn(K), x[:1000], y_bad, budget_s=6)
+    r = diagnose(cnn(K), x[:1000], y_bad, budget_s=30)  # a cap: under load 6 s ran out
     assert r.codes[0] == "DATA_LABELS_MISALIGNED", r.codes
     assert r.findings[0].severity is Severity.ERROR
 

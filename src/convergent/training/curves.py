@@ -247,6 +247,10 @@ LR_TYPICAL = {"adam": (1e-4, 3e-3), "adamw": (1e-4, 3e-3), "nadam": (1e-4, 3e-3)
 # works"), so SGD is judged at lr / (1 - beta) against the range x 10, the factor of the
 # usual beta = 0.9 (He et al. 2016 ran lr 0.1 with momentum 0.9: 1.0 effective).
 SGD_MOMENTUM_REF = 0.9
+# A momentum whose factor 1 / (1 - beta) is more than 3x the usual one's (beta > 0.967) is
+# "high" by the same 3x margin ``_lr_position`` gives the rate: with the rate itself in its
+# usual range, the momentum is what makes the steps large (TRAIN_OPTIMIZER says so).
+MOMENTUM_MARGIN = 3.0
 
 
 def effective_lr(opt: Mapping[str, Any]) -> float | None:
@@ -289,6 +293,23 @@ def _in_usual_range(facts: RunFacts) -> bool:
     what the optimizer is usually run at, not in the 3x margin ``_lr_position`` leaves."""
     known = _rate_and_range(facts)
     return known is not None and known[0] <= known[2][1] and known[1] <= known[2][1]
+
+
+def _momentum_made_it(facts: RunFacts) -> bool:
+    """SGD whose rate is in its usual range while a momentum far above 0.9 makes the
+    effective step high, and TRAIN_OPTIMIZER says so: the momentum, not the rate, is the
+    setting to fix."""
+    known = _rate_and_range(facts)
+    beta = float((facts.optimizer or {}).get("momentum") or 0.0)
+    if known is None or not 0.0 < beta < 1.0 or \
+            str((facts.optimizer or {}).get("name", "")).lower() != "sgd":
+        return False
+    factor = (1.0 - SGD_MOMENTUM_REF) / (1.0 - beta)
+    if known[0] > known[2][1] or factor <= MOMENTUM_MARGIN:
+        return False
+    # only when the optimizer check names the momentum (it judges runs of 3+ epochs)
+    return any("effective_lr" in f.evidence
+               for f in check_optimizer(facts, CURVES.params("optimizer")))
 
 
 def _rate_at(facts: RunFacts, epoch: int | None) -> float | None:
@@ -420,6 +441,15 @@ def check_lr_too_high(facts: RunFacts, p: dict[str, Any]) -> list[Finding]:
         ev["learning_rate"] = lr
         conf = min(0.95, conf + 0.15) if pos == "high" else conf
     steps_large = "median_update_ratio" in ev or "projected_update_ratio" in ev
+    if _momentum_made_it(judged):
+        beta = float((judged.optimizer or {}).get("momentum") or 0.0)
+        return [make_finding(
+            Code.TRAIN_LR_TOO_HIGH, Severity.INFO, min(conf, 0.4),
+            "Steps too large from the momentum",
+            _sentence("; ".join(reasons)) + f". The rate ({lr:.3g}) is in SGD's usual range; "
+            f"momentum {beta:g} multiplies it by {1 / (1 - beta):.0f}x (0.9: 10x), so lower "
+            "the momentum to 0.9 before the rate.",
+            {**ev, "momentum_made_it": True}, began, "lower_lr", began_step=began_step)]
     if _in_usual_range(judged) and not steps_large:
         # the loss blew up or rose, but at a rate in the optimizer's usual range and with
         # steps of ordinary size: that is what an init, raw inputs or a loss do as well,
