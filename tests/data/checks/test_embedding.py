@@ -1,12 +1,14 @@
 """The shared features, neighbour lists and kNN label model of the outlier/label checks."""
 
 import numpy as np
+import pytest
 
 from convergent.data.checks import Context
 from convergent.data.checks.embedding import (
     MOMENT_SPREAD,
     SPECTRUM_BANDS,
     _drop_self,
+    class_distances,
     features,
     moment_normalized,
     oos_probabilities,
@@ -151,3 +153,25 @@ def test_features_from_the_per_image_pass_equal_those_computed_by_the_checks():
     from_pass = features(Context(table=t, seed=0))
     assert t.shape_n is None  # released once combined
     assert np.array_equal(from_pass, features(Context(table=t, seed=0)))  # recomputed
+
+
+def test_class_distances_leave_the_row_out_and_match_a_brute_force_search():
+    from convergent.data.checks import embedding
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5))
+    y = rng.integers(0, 3, 60)
+    y[:3] = [0, 1, 2]
+    x[1] = x[0]  # an exact copy of row 0 in another class
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    want = np.stack([np.sort(d[:, y == c], axis=1)[:, :3].mean(1) for c in range(3)], 1)
+    got = class_distances(x, y, k=3)
+    assert np.allclose(got, want)
+    assert got[0, 1] == pytest.approx(np.sort(d[0, y == 1])[:3].mean())  # the copy counts
+    old = embedding.BLOCK_VALUES
+    try:
+        embedding.BLOCK_VALUES = 7 * 60  # several blocks of rows: the same result
+        assert np.allclose(class_distances(x, y, k=3), got)
+    finally:
+        embedding.BLOCK_VALUES = old

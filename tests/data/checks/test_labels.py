@@ -1,9 +1,9 @@
-"""DATA_LABEL_NOISE and DATA_LABELS_MISALIGNED: the vote gates and the scan-level check."""
+"""DATA_LABEL_NOISE and DATA_LABELS_MISALIGNED: the class-distance rule and the scan-level check."""
 
 import numpy as np
 import pytest
 
-from convergent.data.checks.labels import label_issues
+from convergent.data.checks.labels import LABEL_RATIO, label_issues
 from convergent.data.scan import scan
 
 from ..conftest import pattern
@@ -13,24 +13,32 @@ def _find(report, code):
     return next((x for x in report.findings if x.code.value == code), None)
 
 
-def _votes(last):
-    """40 clean rows (10 votes each, 9-10 for their own class) and one row to judge."""
-    v = np.array([[9, 1, 0]] * 20 + [[0, 10, 0]] * 20 + [last])
+def _distances(last):
+    """40 clean rows (own class at distance 1, the other at 3) and one row to judge."""
+    d = np.array([[1.0, 3.0, 3.0]] * 20 + [[3.0, 1.0, 3.0]] * 20 + [last])
     y = np.array([0] * 20 + [1] * 20 + [0])
-    return v, y
+    return d, y
 
 
-@pytest.mark.parametrize(("last", "flagged"), [([0, 10, 0], True), ([0, 5, 5], False),
-                                                 ([1, 8, 1], False)],
-                         ids=["majority_other_label", "split_vote", "own_label_present"])
-def test_label_issue_needs_no_own_vote_and_a_majority_for_one_other(last, flagged):
-    v, y = _votes(last)
-    assert (40 in label_issues(v, y).tolist()) is flagged
+@pytest.mark.parametrize(("last", "flagged"), [([2.0, 1.0, 3.0], True),
+                                                 ([1.2, 1.0, 3.0], False),
+                                                 ([3.0, 2.9, 2.8], False)],
+                         ids=["own_class_twice_as_far", "hard_but_near_its_class",
+                              "unlike_every_class"])
+def test_label_issue_needs_the_given_class_much_farther_than_another(last, flagged):
+    d, y = _distances(last)
+    assert (40 in label_issues(d, y).tolist()) is flagged
 
 
-def test_clean_votes_have_no_issue():
-    v, y = _votes([10, 0, 0])
-    assert label_issues(v, y).size == 0
+def test_clean_distances_have_no_issue():
+    d, y = _distances([1.0, 3.0, 3.0])
+    assert label_issues(d, y).size == 0
+
+
+def test_label_issues_most_confident_first():
+    d = np.array([[1.0, 3.0]] * 10 + [[3.0, 1.0]] * 10 + [[2.0, 1.0], [4.0, 1.0]])
+    y = np.array([0] * 10 + [1] * 10 + [0, 0])
+    assert label_issues(d, y).tolist() == [21, 20]
 
 
 def test_label_noise_samples(faulty, healthy_report):
@@ -40,7 +48,7 @@ def test_label_noise_samples(faulty, healthy_report):
     flagged = {s["file"]: s for s in f.evidence["samples"]}
     assert set(truth["DATA_LABEL_NOISE"]) <= set(flagged)
     s = flagged["rings/rings_wrong_0.png"]
-    assert s["given"] == "rings" and s["likely"] == "hbars" and 0 <= s["score"] < 0.1
+    assert s["given"] == "rings" and s["likely"] == "hbars" and s["score"] >= LABEL_RATIO
     assert _find(healthy_report, "DATA_LABEL_NOISE") is None
 
 

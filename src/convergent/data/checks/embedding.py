@@ -1,5 +1,6 @@
 """What the outlier and label checks compare images by: one feature vector per image, a
-neighbour graph over it, and the out-of-sample label model built on that graph.
+neighbour graph over it, and the out-of-sample label models built on it (the neighbours'
+vote, and each image's mean distance to its nearest members of every class).
 
 Features: the HOG of the table (shape, polarity-free), the HOG and 16x16 gray embedding of
 the same image *moment-normalized* (the foreground shifted to the centre of the frame and
@@ -41,13 +42,24 @@ from convergent.data.shape import (  # noqa: F401 - part of this module's interf
 # 0.3 raised the outlier ranking AUC on the animals base from 0.99 to 0.997 and the
 # label model's precision from 0.66 to 0.70; 0.5 and more let blur dominate.
 SPECTRUM_WEIGHT = 0.3
-# Label model: out-of-sample class votes of the KNN_VOTE nearest neighbours (HOG + gray
-# + spectrum, PCA to PCA_DIMS when wider), then cleanlab's confident learning (Northcutt
-# et al. 2021). Measured on generated folders with 5 % flipped labels
-# (benchmarks/perf/scan_label_model.py): kNN was as accurate as 5-fold logistic regression
-# and an RBF SVM on these features and 10-30x faster, and it scales to 100k images.
+# Out-of-sample class votes of the KNN_VOTE nearest neighbours (HOG + gray + spectrum,
+# PCA to PCA_DIMS when wider): the label model's accuracy (DATA_LABELS_MISALIGNED), the
+# label-pair check and the outlier check's neighbourhoods. Measured on generated folders
+# with 5 % flipped labels (benchmarks/perf/scan_label_model.py): kNN was as accurate as
+# 5-fold logistic regression and an RBF SVM on these features and 10-30x faster.
 KNN_VOTE = 10
 PCA_DIMS = 64
+# Which label an image's look-alikes carry (``class_distances``, the per-image label-noise
+# model): mean distance to the CLASS_K nearest members of each class. Measured on the 15
+# development folders (scan_outlier_label_dev.py --extra: seeds 301-305, 311-316 and the
+# healthy 100-103, none a fault-benchmark folder), flipped labels found at 0.9 precision
+# with one ratio cut over all of them: 0.70 at k = 1, 0.84 at 3, 0.845 at 4 and 5, 0.81 at
+# 7, 0.80 at 10 (the neighbours' vote of 10, ranked by its margin: 0.64).
+CLASS_K = 5
+# Squared distances held at once by ``class_distances`` (a block of rows x all rows):
+# 2**20 float64 = 8 MB, as features.BATCH_VALUES (first principles: in cache-sized pieces,
+# whatever the number of images).
+BLOCK_VALUES = 2**20
 
 
 def features(ctx: Context) -> np.ndarray:
@@ -135,6 +147,16 @@ def label_rows(ctx: Context, min_class: int) -> tuple[np.ndarray, np.ndarray, li
     return rows, y, keep
 
 
+def reduced_rows(ctx: Context, rows: np.ndarray) -> np.ndarray:
+    """The features of ``rows`` reduced to ``PCA_DIMS`` columns; cached per row set (the
+    neighbour search and the class distances read the same matrix: 256 B per row)."""
+    key = ("reduced", rows.tobytes())
+    if key not in ctx.cache:
+        with threads_for(len(rows)):
+            ctx.cache[key] = reduced(features(ctx)[rows], seed=ctx.seed)
+    return ctx.cache[key]
+
+
 def neighbours(ctx: Context, rows: np.ndarray, k: int = KNN_VOTE) -> np.ndarray:
     """Indices (into ``rows``) of each row's k nearest other rows, on the reduced features;
     cached per row set, so the label model and the outlier check share one search."""
@@ -142,12 +164,52 @@ def neighbours(ctx: Context, rows: np.ndarray, k: int = KNN_VOTE) -> np.ndarray:
     if key not in ctx.cache:
         from sklearn.neighbors import NearestNeighbors
 
+        x = reduced_rows(ctx, rows)
         with threads_for(len(rows)):
-            x = reduced(features(ctx)[rows], seed=ctx.seed)
             kk = min(k + 1, len(rows))
             _, idx = NearestNeighbors(n_neighbors=kk).fit(x).kneighbors(x)
         ctx.cache[key] = _drop_self(idx)
     return ctx.cache[key]
+
+
+def class_distances(x: np.ndarray, y: np.ndarray, k: int = CLASS_K) -> np.ndarray:
+    """(n, C) mean distance of each row to its ``k`` nearest other rows of each class.
+
+    A local-mean nearest-neighbour model (Mitani & Hamamoto 2006, "A local mean-based
+    nonparametric classifier"): the class whose k nearest members are closest on average.
+    The row itself is left out, so the distances are out of sample; a class with k rows
+    or fewer is averaged over all of them but one. Exact, by blocks of rows against all
+    rows: the work of one all-rows kNN search, the memory ``BLOCK_VALUES`` plus n x C,
+    never n x n (measured, 1,200 x 64, one thread: 15 ms; one scikit-learn search per
+    class took 140 ms).
+
+    Example:
+        >>> x = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+        >>> class_distances(x, np.array([0, 0, 0, 1, 1, 1]), k=2).argmin(1).tolist()
+        [0, 0, 0, 1, 1, 1]
+    """
+    n = len(x)
+    n_classes = int(y.max()) + 1 if y.size else 0
+    order = np.argsort(y, kind="stable")  # each class's rows contiguous
+    xs = np.asarray(x, np.float64)[order]
+    bounds = np.searchsorted(y[order], np.arange(n_classes + 1))
+    sq = np.einsum("ij,ij->i", xs, xs)
+    out = np.empty((n, n_classes), np.float64)
+    step = max(1, BLOCK_VALUES // max(n, 1))
+    for i in range(0, n, step):
+        j = min(i + step, n)
+        d2 = xs[i:j] @ xs.T
+        d2 *= -2.0
+        d2 += sq[i:j, None]
+        d2 += sq[None, :]
+        np.maximum(d2, 0.0, out=d2)
+        d2[np.arange(j - i), np.arange(i, j)] = np.inf  # the row itself
+        for c in range(n_classes):
+            block = d2[:, bounds[c]:bounds[c + 1]]
+            kk = max(1, min(k, block.shape[1] - 1))
+            near = np.partition(block, kk - 1, axis=1)[:, :kk] if kk < block.shape[1] else block
+            out[order[i:j], c] = np.sqrt(near).mean(axis=1)
+    return out
 
 
 def _drop_self(idx: np.ndarray) -> np.ndarray:
@@ -190,6 +252,7 @@ def smoothed(v: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-__all__ = ["KNN_VOTE", "MOMENT_SPREAD", "PCA_DIMS", "SPECTRUM_WEIGHT", "features", "label_rows",
-           "moment_normalized", "neighbours", "oos_probabilities", "reduced", "smoothed",
-           "spectrum", "threads_for", "unaligned_features", "votes"]
+__all__ = ["CLASS_K", "KNN_VOTE", "MOMENT_SPREAD", "PCA_DIMS", "SPECTRUM_WEIGHT",
+           "class_distances", "features", "label_rows", "moment_normalized", "neighbours",
+           "oos_probabilities", "reduced", "reduced_rows", "smoothed", "spectrum",
+           "threads_for", "unaligned_features", "votes"]
