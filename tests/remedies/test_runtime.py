@@ -328,3 +328,38 @@ def test_lower_lr_without_a_scheduler_changes_the_optimizer_only(keras):
     assert not any(type(cb).__name__ == "LearningRateScheduler"
                    for cb in c.fit_kwargs["callbacks"])
     assert float(c.compile_kwargs["optimizer"].learning_rate) == pytest.approx(1e-2)
+
+
+def test_hidden_softmax_layers_become_relu(keras):
+    c = run(keras, finding(Code.MODEL_SATURATING_ACTIVATION, "relu_activation"),
+            model=mlp(keras, act="softmax"))
+    assert keras.activations.serialize(c.model.layers[1].activation) == "relu"
+    assert keras.activations.serialize(c.model.layers[-1].activation) == "softmax"
+
+
+def test_relu_hidden_layers_are_not_a_relu_remedy(keras):
+    c = apply([finding(Code.MODEL_SATURATING_ACTIVATION, "relu_activation")], mlp(keras),
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+              {"x": data()[0], "y": data()[1]})
+    assert "relu_activation" not in [a["remedy"] for a in c.applied]
+
+
+def double_softmax(keras):
+    return keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(3, activation="softmax", name="head"),
+                             keras.layers.Activation("softmax", name="again")])
+
+
+def test_softmax_applied_twice_drops_the_first(keras):
+    f = finding(Code.MODEL_OUTPUT_ACTIVATION, "fix_output_activation", log_prob_spread=0.9)
+    c = run(keras, f, model=double_softmax(keras))
+    acts = [keras.activations.serialize(c.model.get_layer(n).activation)
+            for n in ("head", "again")]
+    assert sorted(acts) == ["linear", "softmax"]  # one softmax left
+    assert "once now" in c.applied[0]["change"]
+
+
+def test_output_activation_without_the_twice_evidence_sets_softmax_last(keras):
+    f = finding(Code.MODEL_OUTPUT_ACTIVATION, "fix_output_activation")
+    c = run(keras, f, model=mlp(keras, out="relu"))
+    assert keras.activations.serialize(c.model.layers[-1].activation) == "softmax"

@@ -742,8 +742,11 @@ def _activation_snippet(names: list[str], act: str) -> str:
 
 @handler("relu_activation")
 def _h_relu(s: _State) -> tuple[str, str]:
-    names = _set_activation(s, "relu", {"sigmoid", "tanh", "hard_sigmoid", "softsign"})
-    return (f"{len(names)} hidden layer(s): sigmoid/tanh -> relu",
+    # a hidden softmax saturates too: its outputs sum to 1, so each unit's gradient is
+    # p(1 - p)-scaled like a sigmoid's and shrinks with the layer's width
+    names = _set_activation(s, "relu", {"sigmoid", "tanh", "hard_sigmoid", "softsign",
+                                        "softmax"})
+    return (f"{len(names)} hidden layer(s): sigmoid/tanh/softmax -> relu",
             _activation_snippet(names, "relu"))
 
 
@@ -790,10 +793,31 @@ def _is_sparse(s: _State) -> bool | None:
     return not (y.ndim == 2 and y.shape[1] > 1)
 
 
-@handler("fix_output_activation")
-def _h_out_act(s: _State) -> str:
+def _drop_second_softmax(s: _State) -> tuple[str, str] | None:
+    """For a softmax applied to probabilities (the squashed-probabilities finding carries
+    ``log_prob_spread``): the last layer with a softmax activation made linear, so one
+    softmax is left (an earlier layer's, or a tf.nn.softmax in a subclassed ``call``)."""
     import keras
 
+    if "log_prob_spread" not in s.finding.evidence:
+        return None
+    soft = [ly for ly in _flat_layers(s.model) if hasattr(ly, "activation")
+            and keras.activations.serialize(ly.activation) == "softmax"]
+    if not soft:
+        return None
+    soft[-1].activation = keras.activations.get("linear")
+    return (f"{soft[-1].name}: softmax -> linear (softmax was applied twice: once now)",
+            (f"# softmax once: drop {soft[-1].name}'s softmax, or the other one (an extra "
+            "tf.nn.softmax / Activation('softmax'))"))
+
+
+@handler("fix_output_activation")
+def _h_out_act(s: _State) -> str | tuple[str, str]:
+    import keras
+
+    twice = _drop_second_softmax(s)
+    if twice is not None:
+        return twice
     last = [ly for ly in _flat_layers(s.model) if hasattr(ly, "activation")][-1]
     units = int(last.units) if hasattr(last, "units") else None
     name = "sigmoid" if units == 1 else "softmax"
@@ -807,5 +831,5 @@ def _h_out_act(s: _State) -> str:
 
 
 # the handlers that change the architecture (output head, widths, pooling, dropout rates)
-# and the ones that change how Keras' image iterators feed fit
-from convergent.remedies import architecture, loaders  # noqa: F401 - register their handlers
+# and the ones that change how Keras' image iterators / tf.data pipelines feed fit
+from convergent.remedies import architecture, loaders, pipelines  # noqa: F401 - register them
