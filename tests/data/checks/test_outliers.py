@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from convergent.data.checks import Context
-from convergent.data.checks.outliers import OUTLIER_RATIO, class_ratio, outlier
+from convergent.data.checks.outliers import (
+    IMPURITY_WEIGHT,
+    OUTLIER_RATIO,
+    class_ratio,
+    mixed_neighbourhood,
+    outlier,
+    outlier_scores,
+)
+
+PARAMS = {"ratio": OUTLIER_RATIO, "impurity_weight": IMPURITY_WEIGHT}
 
 
 def _table(emb, cls):
@@ -48,7 +57,7 @@ def test_outlier_check_flags_only_the_image_unlike_its_class(stranger):
     emb, cls = _two_classes()
     if stranger:
         emb[7] = 3 * np.random.default_rng(3).normal(size=16)
-    found = outlier(Context(_table(emb, cls)), {"ratio": OUTLIER_RATIO})
+    found = outlier(Context(_table(emb, cls)), PARAMS)
     if stranger:
         assert found and found[0].evidence["files"] == ["a/7.png"]
     else:
@@ -60,7 +69,31 @@ def test_images_reported_as_blurry_or_dark_are_left_to_that_finding():
     emb[7] = 3 * np.random.default_rng(3).normal(size=16)
     ctx = Context(_table(emb, cls))
     ctx.cache["blurry"] = np.array([7])
-    assert outlier(ctx, {"ratio": OUTLIER_RATIO}) == []
+    assert outlier(ctx, PARAMS) == []
+
+
+def test_reported_images_take_no_part_in_their_class_distances():
+    """Ten far-apart 'blurry' images in class a would widen its spread and hide the
+    stranger; left out of the class's distances, they do not."""
+    emb, cls = _two_classes()
+    rng = np.random.default_rng(5)
+    emb[7] = 3 * rng.normal(size=16)
+    emb = np.concatenate([emb, 3 * rng.normal(size=(10, 16))])
+    cls = cls + ["a"] * 10
+    ctx = Context(_table(emb, cls))
+    ctx.cache["blurry"] = np.arange(60, 70)
+    score = outlier_scores(ctx)
+    assert np.isnan(score[60:]).all()
+    assert [f.evidence["files"] for f in outlier(ctx, PARAMS)] == [["a/7.png"]]
+
+
+@pytest.mark.parametrize(("labels", "mixed"), [([0] * 6 + [1] * 6, False),
+                                                 ([0, 1, 2, 3, 4, 5] * 2, True)],
+                         ids=["one_label_nearby", "labels_at_random"])
+def test_mixed_neighbourhood_is_high_only_where_nearby_labels_disagree(labels, mixed):
+    idx = np.array([[(i + j) % 6 + 6 * (i // 6) for j in (1, 2, 3)] for i in range(12)])
+    m = mixed_neighbourhood(idx, np.array(labels))
+    assert (m.min() > 0.5) if mixed else (m.max() == 0.0)
 
 
 def test_healthy_folder_has_no_outlier(healthy_report):
@@ -120,7 +153,7 @@ def test_outlier_check_on_images_flags_a_foreign_shape_only(stranger):
     if stranger:
         imgs[3] = np.rot90(np.triu(np.full((32, 32), 0.8)) + rng.normal(0.0, 0.01, (32, 32)))
     found = outlier(Context(_image_table(imgs, ["a"] * 30 + ["b"] * 30)),
-                    {"ratio": OUTLIER_RATIO})
+                    PARAMS)
     if stranger:
         assert found and "a/3.png" in found[0].evidence["files"]
         assert found[0].evidence["threshold"]["view_weight"] == 0.5
