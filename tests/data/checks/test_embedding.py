@@ -156,8 +156,6 @@ def test_features_from_the_per_image_pass_equal_those_computed_by_the_checks():
 
 
 def test_class_distances_leave_the_row_out_and_match_a_brute_force_search():
-    from convergent.data.checks import embedding
-
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 5))
     y = rng.integers(0, 3, 60)
@@ -169,9 +167,3 @@ def test_class_distances_leave_the_row_out_and_match_a_brute_force_search():
     got = class_distances(x, y, k=3)
     assert np.allclose(got, want)
     assert got[0, 1] == pytest.approx(np.sort(d[0, y == 1])[:3].mean())  # the copy counts
-    old = embedding.BLOCK_VALUES
-    try:
-        embedding.BLOCK_VALUES = 7 * 60  # several blocks of rows: the same result
-        assert np.allclose(class_distances(x, y, k=3), got)
-    finally:
-        embedding.BLOCK_VALUES = old
