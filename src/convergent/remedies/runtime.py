@@ -793,10 +793,30 @@ def _is_sparse(s: _State) -> bool | None:
     return not (y.ndim == 2 and y.shape[1] > 1)
 
 
+# A softmax output: non-negative rows summing to 1, up to float32 rounding.
+PROB_TOL = 1e-3
+
+
+def _probe_inputs(s: _State) -> Any:
+    """A few inputs as fit receives them (array x, or a tf.data source / replay), or None."""
+    from convergent.training._inject import sources
+
+    x = s.fit_kwargs.get("x")
+    if isinstance(x, np.ndarray):
+        return x[:16]
+    arrays = sources.source_arrays(x)
+    if arrays is not None:
+        return arrays[0][:16]
+    replayed = sources.replayed_sample(x, 16)
+    return None if replayed is None else replayed[0][:16]
+
+
 def _drop_second_softmax(s: _State) -> tuple[str, str] | None:
     """For a softmax applied to probabilities (the squashed-probabilities finding carries
     ``log_prob_spread``): the last layer with a softmax activation made linear, so one
-    softmax is left (an earlier layer's, or a tf.nn.softmax in a subclassed ``call``)."""
+    softmax is left (an earlier layer's, or a tf.nn.softmax in a subclassed ``call``);
+    kept only when the model's outputs on a probe are still probabilities (else that
+    softmax was the only one, and None)."""
     import keras
 
     if "log_prob_spread" not in s.finding.evidence:
@@ -805,7 +825,20 @@ def _drop_second_softmax(s: _State) -> tuple[str, str] | None:
             and keras.activations.serialize(ly.activation) == "softmax"]
     if not soft:
         return None
+    probe = _probe_inputs(s)
+    if probe is None:
+        return None
+    old = soft[-1].activation
     soft[-1].activation = keras.activations.get("linear")
+    try:
+        out = np.asarray(s.model(probe, training=False), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - a model this cannot call: leave it as it was
+        out = None
+    still = out is not None and out.ndim == 2 and out.shape[1] > 1 and bool(
+        (out >= -PROB_TOL).all() and np.allclose(out.sum(1), 1.0, atol=PROB_TOL))
+    if not still:  # that softmax was the only one: the finding is about something else
+        soft[-1].activation = old
+        return None
     return (f"{soft[-1].name}: softmax -> linear (softmax was applied twice: once now)",
             (f"# softmax once: drop {soft[-1].name}'s softmax, or the other one (an extra "
             "tf.nn.softmax / Activation('softmax'))"))
