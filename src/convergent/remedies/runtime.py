@@ -854,9 +854,13 @@ def _h_out_act(s: _State) -> str | tuple[str, str]:
     last = [ly for ly in _flat_layers(s.model) if hasattr(ly, "activation")][-1]
     units = int(last.units) if hasattr(last, "units") else None
     name = "sigmoid" if units == 1 else "softmax"
-    last.activation = keras.activations.get(name)
     loss = s.compile_kwargs.get("loss")
-    if hasattr(loss, "get_config") and loss.get_config().get("from_logits"):
+    logits = hasattr(loss, "get_config") and bool(loss.get_config().get("from_logits"))
+    if keras.activations.serialize(last.activation) == name and not logits:
+        # nothing would change: a step that retrains the same run is no remedy
+        raise ValueError(f"the output activation is {name} already, without from_logits")
+    last.activation = keras.activations.get(name)
+    if logits:
         cfg = loss.get_config()
         cfg["from_logits"] = False
         s.compile_kwargs["loss"] = type(loss).from_config(cfg)
