@@ -789,6 +789,12 @@ def test_softmax_applied_twice_bounds_the_log_probability_spread() -> None:
     # a single softmax that learns slowly: small spread, but its logits are no probability
     # vector (an MSE-trained softmax at accuracy 0.24 measured -0.33)
     assert "MODEL_OUTPUT_ACTIVATION" not in codes(_squash_run(0.92, 0.245, pre=-0.33))
+    # a graph of Keras layers with one softmax cannot apply it twice (logits squeezed by a
+    # weight penalty look the same); unknown (subclassed: None) or two softmaxes still do
+    for n, found in ((1, False), (None, True), (2, True)):
+        facts = _squash_run(0.98, 0.49)
+        facts.regularization = {"softmax_layers": n}
+        assert ("MODEL_OUTPUT_ACTIVATION" in codes(facts)) is found
 
 
 def test_optimizer_clipping_far_below_the_gradients() -> None:

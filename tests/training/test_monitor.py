@@ -248,3 +248,27 @@ def test_monitor_sees_a_softmax_applied_to_probabilities(twice) -> None:
     spread = mon.report().metrics["output_spread"]["log_spread"][-1]
     assert (spread <= 1.0 + 1e-6) is twice
     assert ("MODEL_OUTPUT_ACTIVATION" in mon.report().codes) is twice
+
+
+def test_softmax_layers_are_counted_only_in_graphs_of_keras_layers() -> None:
+    from convergent.training.monitor import _regularization_facts
+
+    def seq(*extra):
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                 keras.layers.Dense(4, activation="softmax"), *extra])
+
+    assert _regularization_facts(seq())["softmax_layers"] == 1
+    assert _regularization_facts(seq(keras.layers.Activation("softmax")))["softmax_layers"] == 2
+    assert _regularization_facts(seq(keras.layers.Lambda(lambda z: z)))["softmax_layers"] is None
+
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(4, activation="softmax")
+
+        def call(self, x):
+            return self.d(keras.ops.reshape(x, (-1, 64)))
+
+    m = Sub()
+    m(np.zeros((1, 8, 8, 1), "float32"))
+    assert _regularization_facts(m)["softmax_layers"] is None

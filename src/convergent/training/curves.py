@@ -1419,6 +1419,10 @@ def check_squashed_probabilities(facts: RunFacts, p: dict[str, Any]) -> list[Fin
     ak = facts.acc_key()
     if not o or not o.get("log_spread") or not ak:
         return []
+    if (facts.regularization or {}).get("softmax_layers") == 1:
+        # a graph of Keras layers with one softmax cannot apply it twice: its logits are
+        # small by themselves (e.g. under a weight penalty that dominates the loss)
+        return []
     spread = float(o["log_spread"][-1])
     c = int(o.get("n_classes") or facts.n_classes or 0)
     acc = facts.series(ak)

@@ -689,4 +689,22 @@ def _regularization_facts(model: Any) -> dict[str, Any] | None:
     wd = getattr(opt, "weight_decay", None) if opt is not None else None
     return {"dropout": dropout, "augmentation": augment, "normalization": norm,
             "weight_decay": bool(l2 or (isinstance(wd, (int, float)) and wd > 0)),
-            "n_params": int(model.count_params()) if model.built else None}
+            "n_params": int(model.count_params()) if model.built else None,
+            "softmax_layers": _softmax_layers(model, layers)}
+
+
+def _softmax_layers(model: Any, layers: list[Any]) -> int | None:
+    """How many layers apply a softmax, when the model is a graph of Keras' own layers
+    (Sequential or functional); None when a subclassed ``call``, a Lambda or a custom
+    layer could apply one unseen."""
+    if type(model).__name__ not in ("Sequential", "Functional"):
+        return None
+    n = 0
+    for ly in layers:
+        if not type(ly).__module__.startswith("keras.") or type(ly).__name__ == "Lambda":
+            if type(ly).__name__ != "InputLayer":
+                return None
+        act = getattr(ly, "activation", None)
+        name = getattr(act, "__name__", "") if act is not None else ""
+        n += type(ly).__name__ == "Softmax" or name == "softmax"
+    return n
