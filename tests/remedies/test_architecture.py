@@ -9,14 +9,6 @@ from convergent.remedies.catalog import remedies_for
 from convergent.remedies.runtime import apply
 
 
-@pytest.fixture(scope="module")
-def keras():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    return keras
-
-
 def finding(code, first, severity=Severity.ERROR, **evidence):
     return Finding(code, severity, 0.9, "t", "e", evidence, remedies_for(code, first))
 

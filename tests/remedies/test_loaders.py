@@ -2,20 +2,11 @@
 generator's statistics; an empty class folder is taken out of a directory iterator."""
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from convergent.findings import Code, Finding, Severity
 from convergent.remedies.catalog import remedies_for
 from convergent.remedies.runtime import apply
-
-
-@pytest.fixture(scope="module")
-def keras():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    return keras
 
 
 def finding(code, first, **evidence):

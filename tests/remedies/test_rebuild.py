@@ -6,14 +6,6 @@ import pytest
 from convergent.remedies.rebuild import clone_layer, is_graph_model, rebuild, spatial_side
 
 
-@pytest.fixture(scope="module")
-def keras():
-    import keras
-
-    keras.utils.set_random_seed(0)
-    return keras
-
-
 def functional(keras):
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
