@@ -260,6 +260,11 @@ def test_softmax_layers_are_counted_only_in_graphs_of_keras_layers() -> None:
     assert _regularization_facts(seq())["softmax_layers"] == 1
     assert _regularization_facts(seq(keras.layers.Activation("softmax")))["softmax_layers"] == 2
     assert _regularization_facts(seq(keras.layers.Lambda(lambda z: z)))["softmax_layers"] is None
+    inp = keras.Input((4,))
+    probs = keras.layers.Dense(3, activation="softmax")(inp)
+    assert _regularization_facts(keras.Model(inp, probs))["softmax_layers"] == 1
+    twice = keras.Model(inp, keras.ops.softmax(probs))  # an op of the graph, not a layer
+    assert _regularization_facts(twice)["softmax_layers"] is None
 
     class Sub(keras.Model):
         def __init__(self):

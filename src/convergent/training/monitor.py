@@ -699,6 +699,12 @@ def _softmax_layers(model: Any, layers: list[Any]) -> int | None:
     layer could apply one unseen."""
     if type(model).__name__ not in ("Sequential", "Functional"):
         return None
+    import keras
+
+    # a keras.ops call on a symbolic tensor (keras.ops.softmax(x)) is an operation of the
+    # functional graph that is no layer: it could be the second softmax
+    if any(not isinstance(op, keras.layers.Layer) for op in getattr(model, "operations", [])):
+        return None
     n = 0
     for ly in layers:
         if not type(ly).__module__.startswith("keras.") or type(ly).__name__ == "Lambda":
