@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from convergent.remedies.runtime import _State, handler
+from convergent.training._inject.sources import _chain
 
 # Keras' image_dataset_from_directory ALLOWLIST_FORMATS: the files it indexes.
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -55,18 +56,10 @@ def _split_at_zip(ds: Any) -> tuple[list[Any], Any] | None:
     """The stages from ``ds`` down to its first ``Dataset.zip`` (that zip excluded) and the
     zip; None when a stage on the way has several inputs or there is no zip."""
     above = []
-    d = ds
-    for _ in range(100):
+    for d in _chain(ds):
         if "zip" in _name(d):
             return above, d
-        try:
-            inputs = d._inputs()
-        except Exception:  # noqa: BLE001 - not a tf.data dataset
-            return None
-        if len(inputs) != 1:
-            return None
         above.append(d)
-        d = inputs[0]
     return None
 
 
@@ -123,19 +116,14 @@ def _restage(d: Any, ds: Any) -> Any:
 def _branch(b: Any) -> tuple[Any, list[Any]]:
     """A zip branch's ``from_tensor_slices`` source tensor and its stages (zip first)."""
     stages = []
-    d = b
-    for _ in range(100):
+    for d in _chain(b):
         if "tensorslice" in _name(d):
             tensors = getattr(d, "_tensors", None)
             if not isinstance(tensors, (list, tuple)) or len(tensors) != 1:
                 raise TypeError("a zip branch slicing several tensors")
             return tensors[0], stages
-        inputs = d._inputs()
-        if len(inputs) != 1:
-            raise TypeError("a zip branch with several inputs")
         stages.append(d)
-        d = inputs[0]
-    raise TypeError("a zip branch too deep to read")
+    raise TypeError("a zip branch with several inputs, or too deep to read")
 
 
 def _build(source: Any, stages: list[Any], keep: Callable[[Any], bool]) -> Any:
