@@ -312,3 +312,43 @@ def test_zero_bias_gives_way_when_no_named_layer_has_a_bias(keras):
               bn_model(keras, 0.9),
               {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
     assert all(a["remedy"] != "zero_bias" for a in c.applied)
+
+
+def tf_variable_model(keras):
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.Variable attributes are a TensorFlow-backend fault")
+
+    class TfDense(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = tf.Variable(tf.random.normal((input_shape[-1], 3), stddev=0.05))
+
+        def call(self, inputs):
+            return tf.nn.softmax(tf.matmul(inputs, self.w))
+
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), TfDense()])
+
+
+def test_track_weights_makes_tf_variable_attributes_keras_weights_that_train(keras):
+    from convergent.model.facts import untracked_variables
+
+    x, y = images()
+    m = tf_variable_model(keras)
+    start = m.layers[-1].w.numpy().copy()
+    assert m.weights == [] and untracked_variables(m)
+    c = apply([finding(Code.MODEL_FROZEN, "track_weights")], m,
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
+    assert c.applied[0]["remedy"] == "track_weights"
+    assert len(m.trainable_weights) == 1 and untracked_variables(m) == []
+    np.testing.assert_array_equal(np.asarray(m.trainable_weights[0]), start)  # same start
+    fit_after(c, x, y)
+    assert not np.allclose(np.asarray(m.trainable_weights[0]), start)  # the optimizer moved it
+
+
+def test_track_weights_gives_way_when_every_variable_is_tracked(keras):
+    x, y = images()
+    m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                          keras.layers.Dense(3, activation="softmax")])
+    c = apply([finding(Code.MODEL_FROZEN, "track_weights")], m,
+              {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}, {"x": x, "y": y})
+    assert all(a["remedy"] != "track_weights" for a in c.applied)

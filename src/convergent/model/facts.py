@@ -223,8 +223,8 @@ _FOREIGN_VARIABLES = frozenset({"ResourceVariable", "Variable", "UninitializedVa
                                 "Parameter"})
 
 
-def untracked_variables(model: Any) -> list[str]:
-    """``layer.attribute (shape)`` of every trainable backend variable a layer holds that
+def untracked_variable_attrs(model: Any) -> list[tuple[Any, str, Any]]:
+    """(layer, attribute, variable) of every trainable backend variable a layer holds that
     is not among the model's Keras weights: the optimizer never sees it."""
     tracked = {id(getattr(w, "value", w)) for w in getattr(model, "weights", [])}
     tracked |= {id(w) for w in getattr(model, "weights", [])}
@@ -233,8 +233,14 @@ def untracked_variables(model: Any) -> list[str]:
         for attr, v in vars(layer).items():
             if type(v).__name__ in _FOREIGN_VARIABLES and getattr(v, "trainable", True) \
                     and getattr(v, "requires_grad", True) and id(v) not in tracked:
-                out.append(f"{layer.name}.{attr} {tuple(getattr(v, 'shape', ()))}")
+                out.append((layer, attr, v))
     return out
+
+
+def untracked_variables(model: Any) -> list[str]:
+    """``layer.attribute (shape)`` of each of :func:`untracked_variable_attrs`."""
+    return [f"{layer.name}.{attr} {tuple(getattr(v, 'shape', ()))}"
+            for layer, attr, v in untracked_variable_attrs(model)]
 
 
 def _all_equal(variable: Any, value: float) -> bool | None:

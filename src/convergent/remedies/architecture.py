@@ -351,3 +351,40 @@ def _h_zero_bias(s: _State) -> tuple[str, str]:
             ly.bias.assign(np.zeros(ly.bias.shape, dtype="float32"))
     snippet = "\n".join(f"bias_initializer='zeros'  # {n}" for n in changed)
     return f"{len(changed)} layer(s) start with zero biases: {', '.join(changed)}", snippet
+
+
+# untracked variables ---------------------------------------------------------------------
+@handler("track_weights")
+def _h_track_weights(s: _State) -> tuple[str, str]:
+    """Replace each backend variable a layer holds as a plain attribute (``self.w =
+    tf.Variable(...)`` in ``build``: Keras 3 does not track it, so the optimizer never
+    updates it) by a Keras weight of the same shape and current value, made with
+    ``add_weight`` under the same attribute: the layer's ``call`` reads it unchanged and
+    the recompiled optimizer trains it."""
+    import keras
+
+    from convergent.model.facts import untracked_variable_attrs
+
+    found = untracked_variable_attrs(s.model)
+    if not found:
+        raise ValueError("every layer variable is already tracked")
+    names = []
+    for layer, attr, v in found:
+        value = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v.numpy())
+        tracker = getattr(layer, "_tracker", None)
+        locked = bool(getattr(tracker, "locked", False))
+        if locked:
+            tracker.unlock()
+        try:
+            weight = layer.add_weight(shape=value.shape, dtype=value.dtype.name, name=attr,
+                                      initializer=keras.initializers.Constant(value),
+                                      trainable=True)
+            setattr(layer, attr, weight)
+        finally:
+            if locked:
+                tracker.lock()
+        names.append(f"{layer.name}.{attr}")
+    snippet = "\n".join(f"self.{attr} = self.add_weight(shape={tuple(np.shape(v))}, "
+                        f"initializer=..., trainable=True)  # {layer.name}, in build()"
+                        for layer, attr, v in found)
+    return f"{len(names)} variable(s) made Keras weights: {', '.join(names[:6])}", snippet
