@@ -196,3 +196,54 @@ def test_no_advice_step_for_training_info_findings():
     under = _info(Code.TRAIN_UNDERFITTING, "more_epochs")
     record, _ = _loop(m, [under], [(0.5, 0.8, []), (0.4, 0.85, [])])
     assert not record["repair"]["steps"]
+
+
+def _still_improving():
+    """curves.still_improving's info finding: the loss was still falling when fit stopped."""
+    return Finding(Code.TRAIN_UNDERFITTING, Severity.INFO, 0.6, "Still improving when stopped",
+                   "e", {"series": "val_loss", "relative_slope_per_epoch": 0.03,
+                         "falling_fraction": 1.0, "tail_epochs": 3, "slope_threshold": 0.01},
+                   remedies_for(Code.TRAIN_UNDERFITTING, "more_epochs"))
+
+
+def test_a_healthy_fit_still_improving_gets_a_longer_fit_and_more_while_it_gains():
+    m = _sigmoid_head_model()
+    fits = [(0.6, 0.7, [_still_improving()]), (0.5, 0.8, [_still_improving()]),
+            (0.4, 0.85, [])]
+    record, fitted = _loop(m, [], fits)
+    steps = record["repair"]["steps"]
+    # the longer fit gained beyond noise and still improves: the "again" rule goes on
+    assert [(s["remedy"], s.get("step")) for s in steps] == [("more_epochs", "longer"),
+                                                              ("more_epochs", "again")]
+    assert record["repair"]["kept"] == 2 and len(fitted) == 3
+
+
+def test_the_longer_step_is_taken_once():
+    m = _sigmoid_head_model()
+    # within noise (one binomial SE of 20 validation images is 0.1): no "again" either
+    fits = [(0.6, 0.7, [_still_improving()]), (0.59, 0.7, [_still_improving()]),
+            (0.4, 0.9, [])]
+    record, fitted = _loop(m, [], fits)
+    assert [s.get("step") for s in record["repair"]["steps"]] == ["longer"]
+    assert len(fitted) == 2
+
+
+def test_a_longer_fit_that_did_worse_is_not_kept():
+    m = _sigmoid_head_model()
+    record, _ = _loop(m, [], [(0.5, 0.8, [_still_improving()]), (0.7, 0.75, [])])
+    assert [s.get("step") for s in record["repair"]["steps"]] == ["longer"]
+    assert record["repair"]["kept"] == 0
+
+
+def test_when_the_last_remedy_has_nothing_more_to_give_the_longer_fit_follows():
+    """After a gain, the "again" rule asks the step's remedy once more; here the sigmoid
+    head is a softmax already, so the still-improving fit gets more epochs instead."""
+    m = _sigmoid_head_model()
+    advice = _info(Code.MODEL_OUTPUT_ACTIVATION, "fix_output_activation")
+    again = Finding(Code.MODEL_OUTPUT_ACTIVATION, Severity.INFO, 0.5, "t", "e", {},
+                    remedies_for(Code.MODEL_OUTPUT_ACTIVATION, "fix_output_activation"))
+    fits = [(1.0, 0.5, []), (0.6, 0.8, [again, _still_improving()]), (0.5, 0.85, [])]
+    record, _ = _loop(m, [advice], fits)
+    assert [(s["remedy"], s.get("step")) for s in record["repair"]["steps"]] == [
+        ("fix_output_activation", "advice"), ("more_epochs", "longer")]
+    assert record["repair"]["kept"] == 2

@@ -73,6 +73,10 @@ NOISE_Z = 1.0
 # once, within the time rule, and keep-best decides by the fit it measures; the training
 # curves' info findings are left to the "again" rule.
 ADVICE_PREFIX = "MODEL_"
+# A healthy fit whose validation (else training) loss was still falling when it stopped
+# (curves.still_improving: "more epochs would give a better model", an info finding) gets
+# one "longer" step: the same run with more epochs (the finding's own remedy), cut to what
+# the time rule allows; keep-best decides. It comes after the advice step, once per repair.
 ENV_SEARCH = "CONVERGENT_REPAIR_SEARCH"
 RANDOM_PREFIX = "random:"
 
@@ -362,6 +366,7 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
     last_change: Any = None       # the last step's RuntimeChange (None: none yet / a rerun)
     finish: dict[str, Any] | None = None  # the last fit, to run again without the stop rule
     advised = False               # the one "advice" step was taken
+    lengthened = False            # the one "longer" step was taken
     for _ in range(MAX_STEPS):
         before = _score(monitor)
         epochs_before = int(fit_kwargs.get("epochs", 1) or 1)
@@ -378,6 +383,8 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
                 kind = "again"
             elif not advised and _advice(report.findings, tried):
                 kind, advised = "advice", True
+            elif not lengthened and _still_improving(report.findings):
+                kind, lengthened = "longer", True
             else:
                 break
         if kind == "full_fit":
@@ -401,8 +408,14 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             elif kind == "advice":
                 change = runtime.apply(_advice(report.findings, tried), current, {},
                                        fit_kwargs, skip=tried)
-            else:
+            elif kind != "longer":
                 change = runtime.apply(report.findings, current, {}, fit_kwargs, skip=tried)
+            if kind == "again" and not change.changed and not lengthened \
+                    and _still_improving(report.findings):
+                kind, lengthened = "longer", True  # the last remedy has nothing more to give
+            if kind == "longer":
+                change = runtime.apply(_still_improving(report.findings), current, {},
+                                       fit_kwargs, skip=tried - {"more_epochs"})
             if change is None or not change.changed:
                 if kind == "remedy":
                     record.setdefault("notes", []).append(
@@ -471,7 +484,8 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             step["estimate"] = round(_fit_estimate(fits[:-1], fit_kwargs.get("epochs", 1)), 1)
         if kind != "remedy":
             # "again": after a healthy fit; "advice": an info lint finding's remedy after a
-            # healthy fit; "full_fit": a rerun
+            # healthy fit; "longer": more epochs for a healthy fit still improving;
+            # "full_fit": a rerun
             step["step"] = kind
         if rng is not None:
             step["search"] = f"{RANDOM_PREFIX}{seed}"
@@ -486,7 +500,7 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
             last_change = change
         _publish(record, steps, fits, best)
         _flush()
-        if kind in ("again", "advice") and best != len(fits) - 1:
+        if kind in ("again", "advice", "longer") and best != len(fits) - 1:
             break  # going on from a healthy fit made it worse: the healthy one is kept
     kept = _best(fits)
     # always: a step that stopped before its fit (no remedy left, out of time) has already
@@ -510,6 +524,17 @@ def _sync_facts(record: dict[str, Any], fit_kwargs: dict[str, Any]) -> None:
         facts["early_stopping"] = es
     else:
         facts.pop("early_stopping", None)
+
+
+def _still_improving(findings: list[Any]) -> list[Any]:
+    """The info finding of curves.still_improving (a loss still falling when the fit
+    stopped: its evidence has the falling fraction) when more epochs can be applied."""
+    from convergent.findings import Code, Severity
+    from convergent.remedies import runtime
+
+    return [f for f in findings if f.code is Code.TRAIN_UNDERFITTING
+            and f.severity is Severity.INFO and "falling_fraction" in (f.evidence or {})
+            and any(r.id == "more_epochs" and runtime.can_apply(r.id) for r in f.remedies)]
 
 
 def _advice(findings: list[Any], tried: set[str]) -> list[Any]:
