@@ -110,3 +110,22 @@ def test_healthy_folder_has_no_truth(tmp_path):
 def test_unknown_problem_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown problem"):
         make_folder(tmp_path / "x", {"DATA_FOO": 0.1}, base="digits", n_per_class=5)
+
+
+def _lum_std(path: Path) -> float:
+    a = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0
+    return float((a @ np.array([0.299, 0.587, 0.114], np.float32)).std())
+
+
+def test_uninjected_files_as_flat_as_injected_ones_are_acceptable_low_contrast(tmp_path):
+    from benchmarks.faults.folders import LOW_CONTRAST_STD
+
+    root = tmp_path / "h"
+    make_folder(root, {"DATA_LOW_CONTRAST": 0.05}, base="mnist", n_per_class=40, seed=11)
+    doc = load_truth(root)
+    injected = set(doc["ground_truth"]["DATA_LOW_CONTRAST"])
+    flat = set(doc["acceptable"].get("DATA_LOW_CONTRAST", []))
+    assert not flat & injected
+    others = sorted(_files(root) - injected)
+    for p in others:
+        assert (p in flat) == (_lum_std(root / p) <= LOW_CONTRAST_STD[1] + 1e-6), p
