@@ -70,13 +70,11 @@ NOISE_Z = 1.0
 # A healthy fit may still carry info findings of the model lint (e.g. MODEL_TOO_SMALL "a
 # linear classifier of the pixels"): advice about the architecture that the curves cannot
 # judge, because the fit learns, only less than it could. The loop tries one such remedy
-# once, within the time rule, and keep-best decides by the fit it measures; the training
-# curves' info findings are left to the "again" rule.
+# once, within the time rule, and keep-best decides by the fit it measures. Of the training
+# curves' info findings, one gets a step of its own (:func:`_still_improving`: a loss still
+# falling when the fit stopped gets one "longer" fit, after the advice step); the others
+# are left to the "again" rule.
 ADVICE_PREFIX = "MODEL_"
-# A healthy fit whose validation (else training) loss was still falling when it stopped
-# (curves.still_improving: "more epochs would give a better model", an info finding) gets
-# one "longer" step: the same run with more epochs (the finding's own remedy), cut to what
-# the time rule allows; keep-best decides. It comes after the advice step, once per repair.
 ENV_SEARCH = "CONVERGENT_REPAIR_SEARCH"
 RANDOM_PREFIX = "random:"
 
@@ -410,10 +408,10 @@ def repair_fit(original: Callable[..., Any], model: Any, arguments: dict[str, An
                                        fit_kwargs, skip=tried)
             elif kind != "longer":
                 change = runtime.apply(report.findings, current, {}, fit_kwargs, skip=tried)
-            if kind == "again" and not change.changed and not lengthened \
+            if rng is None and kind == "again" and not change.changed and not lengthened \
                     and _still_improving(report.findings):
                 kind, lengthened = "longer", True  # the last remedy has nothing more to give
-            if kind == "longer":
+            if rng is None and kind == "longer":
                 change = runtime.apply(_still_improving(report.findings), current, {},
                                        fit_kwargs, skip=tried - {"more_epochs"})
             if change is None or not change.changed:
@@ -528,7 +526,9 @@ def _sync_facts(record: dict[str, Any], fit_kwargs: dict[str, Any]) -> None:
 
 def _still_improving(findings: list[Any]) -> list[Any]:
     """The info finding of curves.still_improving (a loss still falling when the fit
-    stopped: its evidence has the falling fraction) when more epochs can be applied."""
+    stopped: its evidence has the falling fraction) when more epochs can be applied: the
+    healthy fit it is on gets one "longer" fit, the same run with more epochs (that
+    finding's own remedy) cut to what the time rule allows; keep-best decides."""
     from convergent.findings import Code, Severity
     from convergent.remedies import runtime
 
