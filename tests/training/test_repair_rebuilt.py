@@ -247,3 +247,22 @@ def test_when_the_last_remedy_has_nothing_more_to_give_the_longer_fit_follows():
     assert [(s["remedy"], s.get("step")) for s in record["repair"]["steps"]] == [
         ("fix_output_activation", "advice"), ("more_epochs", "longer")]
     assert record["repair"]["kept"] == 2
+
+
+def test_under_the_random_search_the_longer_step_is_a_random_draw(monkeypatch):
+    """The ablation mirrors the repair's steps, but each one is its own random remedy: the
+    repair's more_epochs must not replace the draw at the longer step."""
+    from convergent.remedies import runtime
+    from convergent.training._inject import repair as rp
+
+    def lower_lr_only(rng, report, model, fit_kwargs):
+        fake = Finding(Code.TRAIN_LR_TOO_HIGH, Severity.WARNING, 1.0, "t", "", {},
+                       remedies_for(Code.TRAIN_LR_TOO_HIGH, "lower_lr"))
+        return runtime.apply([fake], model, {}, fit_kwargs)
+
+    monkeypatch.setenv(rp.ENV_SEARCH, "random:0")
+    monkeypatch.setattr(rp, "_random_change", lower_lr_only)
+    m = _sigmoid_head_model()
+    record, _ = _loop(m, [], [(0.6, 0.7, [_still_improving()]), (0.5, 0.8, [])])
+    steps = record["repair"]["steps"]
+    assert [(s["remedy"], s.get("step")) for s in steps] == [("lower_lr", "longer")]
