@@ -52,3 +52,50 @@ def test_pool4_equals_numpys_two_axis_mean_bit_for_bit(m):
     want = g.astype(np.float32).reshape(-1, 8, 4, 8, 4).mean(axis=(2, 4))
     got = _pool4(g)
     assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
+def _blob(rng: np.random.Generator, size: int = 32) -> np.ndarray:
+    """A blurred silhouette with a random outline, always the same two colours."""
+    from scipy.ndimage import gaussian_filter
+
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c = size / 2 + rng.uniform(-1, 1, 2)
+    ang = np.arctan2(yy - c[0], xx - c[1])
+    r = 9 + sum(rng.uniform(0, 2.5) * np.cos(k * ang + rng.uniform(0, 6.3)) for k in range(2, 6))
+    m = (np.hypot(yy - c[0], xx - c[1]) < r).astype(np.float32)[..., None]
+    img = np.array([0.6, 0.5, 0.4]) * (1 - m) + np.array([0.3, 0.22, 0.15]) * m
+    img = gaussian_filter(img, (2, 2, 0)) + rng.normal(0, 0.005, (size, size, 3))
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("soft_rule", [True, False], ids=["rule", "no_rule"])
+def test_blurred_look_alikes_are_not_near_copies_but_a_crop_of_one_is(monkeypatch, soft_rule):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    sharp = [pattern(c, rng) for c in ("hbars", "vbars", "rings", "diag") * 6]
+    soft = [_blob(rng) for _ in range(16)]
+    crop = np.asarray(Image.fromarray(soft[0][2:30, 1:29]).resize((32, 32), Image.BICUBIC))
+    imgs = sharp + soft + [crop]
+    cols = F.columns([F.facts_from_pixels(x) for x in imgs])
+    df = pd.DataFrame({k: cols[k] for k in F.COLUMNS})
+    assert near._soft(df["blur"].to_numpy()).tolist() == [False] * 24 + [True] * 17
+    real = near.aligned_corr
+    n0, last = len(sharp), len(imgs) - 1
+
+    def blur_makes_them_alike(g, pairs):  # every two distinct blobs correlate 0.96-0.97
+        out = real(g, pairs)
+        lo, hi = pairs.min(axis=1), pairs.max(axis=1)
+        alike = (lo >= n0) & (hi < last)
+        return np.where(alike, np.float32(0.96) + np.float32(0.01) * (lo % 2), out)
+
+    monkeypatch.setattr(near, "aligned_corr", blur_makes_them_alike)
+    if not soft_rule:
+        monkeypatch.setattr(near, "SOFT_RATIO", 0.0)
+    pairs = near.find_pairs(df, cols["emb"], cols["g32"])
+    got = pairs[["i", "j"]].values.tolist()
+    assert [n0, last] in got  # the crop copy of a blurred image is still found
+    if soft_rule:
+        assert got == [[n0, last]]
+    else:  # without the rule the look-alikes pass the fixed gate
+        assert len(got) > 10

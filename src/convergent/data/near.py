@@ -51,6 +51,16 @@ MARGIN = 3  # px trimmed from the 32x32 border before shifting
 # z <= -4, crops z ~ -4 (mnist) to -1 (8x8 digits, where a crop is a new digit);
 # distinct neighbours pass at 1 % of images.
 NEAR_Z = 3.5
+# Blur takes away the fine detail the aligned correlation compares, so two distinct
+# blurred pictures of a similar outline correlate like a crop and its original (seen on
+# the 64 px animal silhouettes: distinct pairs with a heavily blurred member at 0.950-0.969).
+# An image is "soft" below this fraction of the dataset's median edge steepness: the
+# point at which the blur check also says the detail is gone (exposure.BLUR_RATIO_MAX,
+# sigma ~1 px at 32 px; first principles). An alignment-only match with a soft member
+# must then, like a gray pair, also be an outlier of the soft images' own
+# nearest-neighbour similarity (NEAR_Z), and so must a 16x16-cosine match (blur makes
+# distinct outlines alike there too). Exact copies are not affected.
+SOFT_RATIO = 0.5
 
 
 def _knn_pairs(x: np.ndarray, k: int) -> np.ndarray:
@@ -267,6 +277,19 @@ def _neighbour_z(sim: np.ndarray, p: np.ndarray, n: int, members: np.ndarray) ->
     return np.where(np.isfinite(sim), z, np.inf)
 
 
+def _soft(blur: np.ndarray) -> np.ndarray:
+    """Rows whose edge steepness is below SOFT_RATIO of the median: detail blurred away.
+
+    Example:
+        >>> _soft(np.array([1.0, 1.1, 0.9, 1.0, 0.3])).tolist()
+        [False, False, False, False, True]
+    """
+    finite = np.isfinite(blur)
+    if not finite.any():
+        return np.zeros(len(blur), bool)
+    return finite & (blur < SOFT_RATIO * np.median(blur[finite]))
+
+
 def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
                k: int = K_NEIGHBOURS) -> pd.DataFrame:
     """Verified exact/near duplicate pairs among decodable rows.
@@ -311,6 +334,11 @@ def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
     if gray_pair.any():  # gray: also an outlier of the dataset's own neighbour similarity
         near_cos &= ~gray_pair | (_neighbour_z(cos, p, len(ok), gray) <= -NEAR_Z)
         near_align &= ~gray_pair | (_neighbour_z(align, p, len(ok), gray) <= -NEAR_Z)
+    soft = _soft(df["blur"].to_numpy(np.float64)[ok]) if "blur" in df else None
+    if soft is not None and soft.any():  # blurred: the same, against the soft images
+        soft_pair = soft[p[:, 0]] | soft[p[:, 1]]
+        near_cos &= ~soft_pair | (_neighbour_z(cos, p, len(ok), soft) <= -NEAR_Z)
+        near_align &= ~soft_pair | (_neighbour_z(align, p, len(ok), soft) <= -NEAR_Z)
     keep = exact | near_cos | near_align
     out = pd.DataFrame({"i": ok[p[keep, 0]], "j": ok[p[keep, 1]],
                         "kind": np.where(exact[keep], "exact", "near"),
