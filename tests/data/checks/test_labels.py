@@ -81,3 +81,20 @@ def test_true_and_partly_noisy_labels_are_not_misaligned():
     report = scan(x, noisy)
     assert _find(report, "DATA_LABELS_MISALIGNED") is None
     assert _find(report, "DATA_LABEL_NOISE") is not None
+
+
+@pytest.mark.parametrize("leave_quality", [True, False])
+def test_a_blurred_image_is_left_to_the_blur_finding(leave_quality):
+    from scipy.ndimage import gaussian_filter
+
+    x, y = _glyphs()
+    y[[0, 1, 2]] = 1  # three hbars labelled vbars, blurred as well
+    y[[40, 41, 42]] = 2  # three sharp vbars labelled diag
+    for i in (0, 1, 2):
+        x[i] = np.round(gaussian_filter(x[i].astype(float), (1.5, 1.5, 0))).astype(np.uint8)
+    report = scan(x, y, params={"label_noise": {"leave_quality": leave_quality}})
+    blurred = set(_find(report, "DATA_BLURRY").evidence["files"])
+    assert blurred == {"train[0]", "train[1]", "train[2]"}
+    listed = set(_find(report, "DATA_LABEL_NOISE").evidence["files"])
+    assert listed & {"train[40]", "train[41]", "train[42]"}  # sharp ones: listed
+    assert bool(listed & blurred) is not leave_quality

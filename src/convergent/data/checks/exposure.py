@@ -71,6 +71,15 @@ def _finding(ctx: Context, code: Code, rows: np.ndarray, values: np.ndarray, tit
         remedies_for(code, "review_images"))]
 
 
+def quality_rows(ctx: Context) -> np.ndarray:
+    """Rows reported dark, bright, low-contrast or blurry by these checks (they run before
+    the outlier and label checks, which leave those images to the quality findings)."""
+    flags = ctx.cache.get("exposure", {})
+    parts = [flags.get("dark", []), flags.get("bright", []), ctx.cache.get("low_contrast", []),
+             ctx.cache.get("blurry", [])]
+    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
+
+
 def exposure_flags(ctx: Context) -> dict[str, np.ndarray]:
     """Row numbers flagged dark / bright (shared: low contrast skips them)."""
     if "exposure" in ctx.cache:

@@ -37,6 +37,7 @@ from convergent.data.checks.embedding import (
     threads_for,
     unaligned_features,
 )
+from convergent.data.checks.exposure import quality_rows
 from convergent.findings import Code, Finding
 from convergent.remedies.catalog import remedies_for
 
@@ -128,14 +129,6 @@ def mixed_neighbourhood(idx: np.ndarray, y: np.ndarray) -> np.ndarray:
     return 0.5 * mixed + 0.5 * mixed[idx].mean(axis=1)
 
 
-def _explained_elsewhere(ctx: Context) -> np.ndarray:
-    """Rows reported under an image-quality code (by the checks that ran before this one)."""
-    flags = ctx.cache.get("exposure", {})
-    parts = [flags.get("dark", []), flags.get("bright", []), ctx.cache.get("low_contrast", []),
-             ctx.cache.get("blurry", [])]
-    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
-
-
 def outlier_scores(ctx: Context, impurity_weight: float = IMPURITY_WEIGHT) -> np.ndarray:
     """Smoothed class ratio per table row (NaN where not judged: small class, undecodable,
     or already reported under an image-quality code).
@@ -149,7 +142,7 @@ def outlier_scores(ctx: Context, impurity_weight: float = IMPURITY_WEIGHT) -> np
     df = ctx.df
     ratio = np.full(len(df), np.nan)
     judged = ctx.ok.copy()
-    judged[_explained_elsewhere(ctx)] = False
+    judged[quality_rows(ctx)] = False
     for rows in df[judged].groupby("cls").groups.values():  # splits pooled: one class
         rows = np.asarray(rows)
         if len(rows) >= MIN_CLASS:
@@ -176,7 +169,7 @@ def outlier_scores(ctx: Context, impurity_weight: float = IMPURITY_WEIGHT) -> np
 def outlier(ctx: Context, params: dict[str, Any]) -> list[Finding]:
     score = outlier_scores(ctx, params["impurity_weight"])
     hit = np.isfinite(score) & (score > params["ratio"])
-    hit[_explained_elsewhere(ctx)] = False
+    hit[quality_rows(ctx)] = False
     rows = np.flatnonzero(hit)
     if not rows.size:
         return []
