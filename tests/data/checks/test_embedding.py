@@ -167,3 +167,65 @@ def test_class_distances_leave_the_row_out_and_match_a_brute_force_search():
     got = class_distances(x, y, k=3)
     assert np.allclose(got, want)
     assert got[0, 1] == pytest.approx(np.sort(d[0, y == 1])[:3].mean())  # the copy counts
+
+
+def test_class_distances_with_mirror_images_leave_the_row_and_its_mirror_out():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 4))
+    xm = rng.normal(size=(40, 4))
+    y = rng.integers(0, 2, 40)
+    ref = np.vstack([x, xm])
+    owner = np.tile(np.arange(40), 2)
+    d = np.sqrt(((x[:, None] - ref[None]) ** 2).sum(-1))
+    d[owner[None, :] == np.arange(40)[:, None]] = np.inf  # the row and its own mirror
+    yy = np.tile(y, 2)
+    want = np.stack([np.sort(d[:, yy == c], axis=1)[:, :3].mean(1) for c in range(2)], 1)
+    assert np.allclose(class_distances(x, y, k=3, mirrored=xm), want)
+
+
+def _shapes(n, seed, both_ways):
+    """Asymmetric shapes (a bar with a knob on its right); ``both_ways``: half mirrored."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 32, 32), np.uint8)
+    for i in range(n):
+        y0, x0, h = rng.integers(4, 10), rng.integers(4, 10), rng.integers(12, 18)
+        out[i, y0:y0 + h, x0:x0 + 4] = 200
+        ky = y0 + rng.integers(0, h - 4)
+        out[i, ky:ky + 4, x0 + 4:x0 + 4 + rng.integers(6, 12)] = 200
+        if both_ways and i % 2:
+            out[i] = out[i, :, ::-1]
+    return out
+
+
+@pytest.mark.parametrize("both_ways", [True, False], ids=["both_orientations", "one_way"])
+def test_mirror_ratio_says_whether_pictures_come_both_ways(both_ways):
+    from convergent.data.checks.embedding import (
+        label_rows,
+        mirror_gray_ratio,
+        mirror_ratio,
+        mirrored_rows,
+        reduced_rows,
+    )
+    from convergent.data.checks.labels import MIRROR_RATIO_MAX, MIRROR_SAMPLE
+    from convergent.data.table import table_from_arrays
+
+    x = _shapes(300, 0, both_ways)
+    ctx = Context(table=table_from_arrays(x, np.arange(300) % 3), seed=0)
+    rows, _, _ = label_rows(ctx, 10)
+    assert (mirror_gray_ratio(ctx, rows, MIRROR_SAMPLE) <= MIRROR_RATIO_MAX) is both_ways
+    assert (mirror_gray_ratio(ctx, rows, 100) <= MIRROR_RATIO_MAX) is both_ways  # sampled
+    # the full features say the same
+    ratio = mirror_ratio(reduced_rows(ctx, rows), mirrored_rows(ctx, rows))
+    assert (ratio <= MIRROR_RATIO_MAX) is both_ways
+
+
+def test_mirror_features_are_the_features_of_the_mirror_images():
+    from convergent.data.checks.embedding import mirror_features
+    from convergent.data.table import table_from_arrays
+
+    x = _shapes(20, 1, False)
+    both = np.concatenate([x, x[:, :, ::-1]])
+    ctx = Context(table=table_from_arrays(both, np.zeros(40, int)), seed=0)
+    f = features(ctx)
+    assert np.allclose(mirror_features(ctx, np.arange(20)), f[20:], atol=1e-3)
+    assert np.allclose(mirror_features(ctx, np.arange(20, 40)), f[:20], atol=1e-3)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from convergent.data.checks import Context
+from convergent.data.features import HOG_DIM
 from convergent.data.shape import (  # noqa: F401 - part of this module's interface
     FOREGROUND_MARGIN,
     MOMENT_SPREAD,
@@ -123,11 +124,43 @@ def threads_for(n_rows: int) -> Any:
 
 def reduced(x: np.ndarray, dims: int = PCA_DIMS, seed: int = 0) -> np.ndarray:
     """PCA to ``dims`` columns when wider (neighbour search cost grows with width)."""
+    return _reduce(x, dims, seed)[0]
+
+
+def _reduce(x: np.ndarray, dims: int, seed: int) -> tuple[np.ndarray, Any]:
+    """:func:`reduced` and the fitted PCA (None when ``x`` is kept as it is)."""
     if x.shape[1] <= dims or len(x) <= dims:
-        return x
+        return x, None
     from sklearn.decomposition import PCA
 
-    return PCA(dims, random_state=seed).fit_transform(x).astype(np.float32)
+    pca = PCA(dims, random_state=seed)
+    return pca.fit_transform(x).astype(np.float32), pca
+
+
+def mirror_features(ctx: Context, rows: np.ndarray) -> np.ndarray:
+    """:func:`features` of the mirror images (left-right) of ``rows``: the same blocks and
+    weights, computed from the mirrored gray thumbnails (the spectrum is mirror-invariant
+    and copied). (len(rows), width) float32; the caller chunks ``rows``.
+
+    Computed, not permuted: unsigned orientation bins do not map one to one under a mirror
+    (an exactly horizontal gradient stays in bin 0, one just above it moves to bin 8), and
+    rendered pictures with flat areas have many exactly horizontal gradients.
+    """
+    from convergent.data.features import gray_embedding, hog
+
+    f = features(ctx)
+    g = np.asarray(ctx.table.g32[rows], np.float32).reshape(-1, 32, 32)[:, :, ::-1]
+    g = np.ascontiguousarray(g)
+    n_hog = ctx.table.hog.shape[1]
+    shape_cols = n_hog + HOG_DIM + f.shape[1] - n_hog - HOG_DIM - SPECTRUM_BANDS
+    out = np.empty((len(rows), f.shape[1]), np.float32)
+    gn = moment_normalized(g)
+    out[:, :n_hog] = hog(g)
+    out[:, n_hog:n_hog + HOG_DIM] = hog(gn)
+    out[:, n_hog + HOG_DIM:shape_cols] = gray_embedding(gn)
+    out[:, :shape_cols] *= np.float32(1 / np.sqrt(2))
+    out[:, shape_cols:] = f[rows, shape_cols:]
+    return out
 
 
 def label_rows(ctx: Context, min_class: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -149,8 +182,59 @@ def reduced_rows(ctx: Context, rows: np.ndarray) -> np.ndarray:
     key = ("reduced", rows.tobytes())
     if key not in ctx.cache:
         with threads_for(len(rows)):
-            ctx.cache[key] = reduced(features(ctx)[rows], seed=ctx.seed)
+            ctx.cache[key], ctx.cache[("pca", rows.tobytes())] = _reduce(
+                features(ctx)[rows], PCA_DIMS, ctx.seed)
     return ctx.cache[key]
+
+
+def mirrored_rows(ctx: Context, rows: np.ndarray) -> np.ndarray:
+    """The mirror images of ``rows`` in the space of :func:`reduced_rows` (the same PCA),
+    in chunks (no second full feature matrix); cached per row set. Measured: ~0.18 ms
+    per image on one core (the moment normalization and two HOGs of the mirror image)."""
+    key = ("mirrored", rows.tobytes())
+    if key not in ctx.cache:
+        x = reduced_rows(ctx, rows)
+        pca = ctx.cache[("pca", rows.tobytes())]
+        out = np.empty_like(x)
+        with threads_for(len(rows)):
+            for i in range(0, len(rows), SPECTRUM_CHUNK):
+                part = mirror_features(ctx, rows[i:i + SPECTRUM_CHUNK])
+                out[i:i + len(part)] = part if pca is None else pca.transform(part)
+        ctx.cache[key] = out
+    return ctx.cache[key]
+
+
+def mirror_gray_ratio(ctx: Context, rows: np.ndarray, sample: int) -> float:
+    """:func:`mirror_ratio` on the moment-normalized 16x16 gray block of :func:`features`
+    for at most ``sample`` of ``rows``: that block of a mirror image is the block mirrored
+    (no new features to compute)."""
+    from convergent.data.features import EMB_PX
+
+    n_hog = ctx.table.hog.shape[1]
+    block = slice(n_hog + HOG_DIM, n_hog + HOG_DIM + EMB_PX * EMB_PX)
+    pick = rows
+    if len(rows) > sample:
+        pick = np.sort(np.random.default_rng(ctx.seed).choice(rows, sample, replace=False))
+    g = features(ctx)[pick, block]
+    gm = g.reshape(-1, EMB_PX, EMB_PX)[:, :, ::-1].reshape(len(g), -1)
+    with threads_for(len(pick)):
+        return mirror_ratio(g, gm)
+
+
+def mirror_ratio(x: np.ndarray, xm: np.ndarray) -> float:
+    """Median distance of each mirror image to its nearest original (its own original
+    left out) over the median nearest-neighbour distance of the originals: about 1 when
+    the data hold both orientations of their pictures (animals facing left and right),
+    well above 1 when mirror images are unlike anything in them (digits, letters)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if len(x) < 3:
+        return float("inf")
+    nn = NearestNeighbors(n_neighbors=2).fit(x)
+    d0 = nn.kneighbors(x)[0][:, 1]  # [0] is the row itself
+    dm, im = nn.kneighbors(xm)
+    d1 = np.where(im[:, 0] == np.arange(len(x)), dm[:, 1], dm[:, 0])
+    return float(np.median(d1) / max(float(np.median(d0)), 1e-12))
 
 
 def neighbours(ctx: Context, rows: np.ndarray, k: int = KNN_VOTE) -> np.ndarray:
@@ -168,13 +252,16 @@ def neighbours(ctx: Context, rows: np.ndarray, k: int = KNN_VOTE) -> np.ndarray:
     return ctx.cache[key]
 
 
-def class_distances(x: np.ndarray, y: np.ndarray, k: int = CLASS_K) -> np.ndarray:
+def class_distances(x: np.ndarray, y: np.ndarray, k: int = CLASS_K,
+                    mirrored: np.ndarray | None = None) -> np.ndarray:
     """(n, C) mean distance of each row to its ``k`` nearest other rows of each class.
 
     A local-mean nearest-neighbour model (Mitani & Hamamoto 2006, "A local mean-based
     nonparametric classifier"): the class whose k nearest members are closest on average.
     The row itself is left out, so the distances are out of sample; a class with k rows
-    or fewer is averaged over all of them but one. One exact search per class: together
+    or fewer is averaged over all of them but one. With ``mirrored`` (the rows' mirror
+    images, same space) each class is matched by its members and their mirror images, the
+    row and its own mirror left out. One exact search per class: together
     the work of one all-rows kNN search, memory n x C, never n x n. Measured, 64 columns,
     10 classes, one thread: 20 ms at 1,200 rows, 0.13 s at 4,000, 2.1 s at 20,000 (a
     blocked NumPy product was faster below ~2,000 rows, 11 ms at 1,200, but 3x slower at
@@ -190,16 +277,20 @@ def class_distances(x: np.ndarray, y: np.ndarray, k: int = CLASS_K) -> np.ndarra
     n = len(x)
     n_classes = int(y.max()) + 1 if y.size else 0
     out = np.empty((n, n_classes), np.float64)
+    copies = 1 if mirrored is None else 2  # with mirror images: a row and its mirror
     for c in range(n_classes):
         members = np.flatnonzero(y == c)
-        kk = min(k + 1, len(members))
-        if kk < 2:
+        ref = x[members] if mirrored is None else np.vstack([x[members], mirrored[members]])
+        owner = np.tile(members, copies)
+        kk = min(k + copies, len(ref))
+        if kk <= copies:
             out[:, c] = np.inf
             continue
-        d, idx = NearestNeighbors(n_neighbors=kk).fit(x[members]).kneighbors(x)
-        keep = members[idx] != np.arange(n)[:, None]  # the row itself, wherever it ranks
-        keep[keep.all(axis=1), -1] = False  # rows of other classes: the k nearest
-        out[:, c] = d[keep].reshape(n, kk - 1).mean(axis=1)
+        d, idx = NearestNeighbors(n_neighbors=kk).fit(ref).kneighbors(x)
+        own = owner[idx] == np.arange(n)[:, None]  # the row itself, wherever it ranks
+        d = np.where(own, np.inf, d)
+        d.sort(axis=1)
+        out[:, c] = d[:, :kk - copies].mean(axis=1)
     return out
 
 
@@ -244,6 +335,7 @@ def smoothed(v: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["CLASS_K", "KNN_VOTE", "MOMENT_SPREAD", "PCA_DIMS", "SPECTRUM_WEIGHT",
-           "class_distances", "features", "label_rows", "moment_normalized", "neighbours",
-           "oos_probabilities", "reduced", "reduced_rows", "smoothed", "spectrum",
-           "threads_for", "unaligned_features", "votes"]
+           "class_distances", "features", "label_rows", "mirror_features", "mirror_gray_ratio", "mirror_ratio",
+           "mirrored_rows", "moment_normalized", "neighbours", "oos_probabilities",
+           "reduced", "reduced_rows", "smoothed", "spectrum", "threads_for",
+           "unaligned_features", "votes"]
