@@ -96,6 +96,8 @@ MATRICES: dict[str, tuple[int, Any]] = {
     "emb": (EMB_DIM, np.float32), "hog": (HOG_DIM, np.float32),
     "g32": (HASH_PX * HASH_PX, np.float16), "hog_n": (HOG_DIM, np.float32),
     "emb_n": (EMB_DIM, np.float32), "spec": (SPECTRUM_BANDS, np.float32),
+    "hog_h0": (HOG_CELLS * HOG_CELLS, np.float32),
+    "hog_n_h0": (HOG_CELLS * HOG_CELLS, np.float32),
 }
 
 
@@ -286,12 +288,12 @@ def _batch(x: np.ndarray, out: dict[str, Any], rows: np.ndarray) -> None:
     out["blur"][rows] = blur_score(g64)
     out["range16"][rows] = range16(g16)
     out["emb"][rows] = gray_embedding(g32)
-    out["hog"][rows] = hog(g32)
+    out["hog"][rows], out["hog_h0"][rows] = hog(g32, flat=True)
     thumb = thumb32(g32)
     out["g32"][rows] = thumb
     # the label model's inputs, from the stored (float16) thumbnail as the checks read it
     gn = moment_normalized(thumb)
-    out["hog_n"][rows] = hog(gn)
+    out["hog_n"][rows], out["hog_n_h0"][rows] = hog(gn, flat=True)
     out["emb_n"][rows] = gray_embedding(gn)
     out["spec"][rows] = spectrum(thumb)
 
@@ -494,11 +496,14 @@ def orientation_bins(gx: np.ndarray, gy: np.ndarray, bins: int = HOG_BINS) -> np
     return out
 
 
-def hog(g32: np.ndarray) -> np.ndarray:
+def hog(g32: np.ndarray, flat: bool = False) -> Any:
     """Histogram of unsigned gradient orientations, 4x4 cells x 9 bins, unit norm.
 
     Unsigned orientations make it invariant to polarity (dark-on-light vs light-on-dark).
-    (m, 32, 32) -> (m, 144).
+    (m, 32, 32) -> (m, 144). With ``flat``, also (m, 16): the share of each cell's bin 0
+    that comes from exactly horizontal gradients (gy == 0), on the same scale. A mirror
+    image's HOG is the cells mirrored and bin b -> 8 - b, except those gradients, which
+    stay in bin 0 (``convergent.data.checks.embedding.mirror_features``).
     """
     m = len(g32)
     gy, gx = np.gradient(g32.astype(np.float32), axis=(1, 2))
@@ -512,7 +517,15 @@ def hog(g32: np.ndarray) -> np.ndarray:
                     minlength=m * HOG_DIM).reshape(m, HOG_DIM)
     n = _norms(v)
     big = n > 1e-9
-    return (v / np.where(big, n, 1)[:, None]).astype(np.float32)
+    scale = np.where(big, n, 1)[:, None]
+    out = (v / scale).astype(np.float32)
+    if not flat:
+        return out
+    level = (gy == 0) & (gx != 0)
+    cells = (cy * HOG_CELLS + cx) + (np.arange(m) * HOG_CELLS * HOG_CELLS)[:, None, None]
+    h0 = np.bincount(cells[level], weights=np.sqrt(mag)[level],
+                     minlength=m * HOG_CELLS * HOG_CELLS).reshape(m, -1)
+    return out, (h0 / scale).astype(np.float32)
 
 
 def shard_facts(root: str, relpaths: list[str]) -> dict[str, Any]:

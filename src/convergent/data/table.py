@@ -53,6 +53,9 @@ class Table:
     # the label model's per-image inputs (features.MATRICES), or None: the checks then
     # compute them from g32; ``checks.embedding.features`` releases them once combined
     shape_n: dict[str, np.ndarray] | None = None
+    # per cell, the HOG's bin-0 share of exactly horizontal gradients (table HOG, and the
+    # moment-normalized one): what a mirror image's HOG needs; kept when shape_n is freed
+    hog_flat: tuple[np.ndarray, np.ndarray] | None = None
     root: str = ""
     source: str = "folder"  # "folder" or "arrays"
     classes: dict[str, list[str]] = field(default_factory=dict)  # split -> class names
@@ -146,7 +149,7 @@ def _worker_init() -> None:
 
 
 def _shape_n(cols: dict[str, Any]) -> dict[str, np.ndarray]:
-    return {k: cols[k] for k in ("hog_n", "emb_n", "spec")}
+    return {k: cols[k] for k in ("hog_n", "emb_n", "spec", "hog_h0", "hog_n_h0")}
 
 
 def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from convergent.data.checks import Context
-from convergent.data.features import HOG_DIM
+from convergent.data.features import HOG_BINS, HOG_CELLS, HOG_DIM
 from convergent.data.shape import (  # noqa: F401 - part of this module's interface
     FOREGROUND_MARGIN,
     MOMENT_SPREAD,
@@ -77,12 +77,20 @@ def features(ctx: Context) -> np.ndarray:
             out[:, n_hog:n_hog + HOG_DIM] = t.shape_n["hog_n"]
             out[:, n_hog + HOG_DIM:shape_cols] = t.shape_n["emb_n"]
             spec = t.shape_n["spec"].copy()
+            t.hog_flat = (t.shape_n["hog_h0"], t.shape_n["hog_n_h0"])  # 128 B per image
             t.shape_n = None  # combined: 1.6 kB per image freed before the near-copy check
         else:
+            h0 = np.empty((len(t.g32), HOG_CELLS * HOG_CELLS), np.float32)
+            hn0 = np.empty_like(h0)
             for i in range(0, len(t.g32), SPECTRUM_CHUNK):
-                gn = moment_normalized(t.g32[i:i + SPECTRUM_CHUNK])
-                out[i:i + len(gn), n_hog:n_hog + HOG_DIM] = hog(gn)
+                part = np.asarray(t.g32[i:i + SPECTRUM_CHUNK], np.float32).reshape(-1, 32, 32)
+                gn = moment_normalized(part)
+                out[i:i + len(gn), n_hog:n_hog + HOG_DIM], hn0[i:i + len(gn)] = hog(
+                    gn, flat=True)
                 out[i:i + len(gn), n_hog + HOG_DIM:shape_cols] = gray_embedding(gn)
+                h0[i:i + len(gn)] = hog(part, flat=True)[1]
+            if t.hog_flat is None:  # from the thumbnail: not bit-equal to the pass's
+                t.hog_flat = (h0, hn0)
             spec = spectrum(t.g32)
         out[~ctx.ok, n_hog:shape_cols] = 0.0
         out[:, :shape_cols] *= np.float32(1 / np.sqrt(2))
@@ -138,28 +146,36 @@ def _reduce(x: np.ndarray, dims: int, seed: int) -> tuple[np.ndarray, Any]:
 
 
 def mirror_features(ctx: Context, rows: np.ndarray) -> np.ndarray:
-    """:func:`features` of the mirror images (left-right) of ``rows``: the same blocks and
-    weights, computed from the mirrored gray thumbnails (the spectrum is mirror-invariant
-    and copied). (len(rows), width) float32; the caller chunks ``rows``.
+    """:func:`features` of the mirror images (left-right) of ``rows``, without computing
+    anything new: a mirror turns the HOG's cells left-right and a gradient's unsigned
+    angle t into pi - t, i.e. bin b into bin 8 - b, except exactly horizontal gradients,
+    which stay in bin 0 (the per-image pass records their share, ``hog(flat=True)``);
+    the 16x16 gray block is mirrored (the moment normalization commutes with a mirror);
+    the spectrum is mirror-invariant. (len(rows), width) float32.
 
-    Computed, not permuted: unsigned orientation bins do not map one to one under a mirror
-    (an exactly horizontal gradient stays in bin 0, one just above it moves to bin 8), and
-    rendered pictures with flat areas have many exactly horizontal gradients.
+    Example:
+        >>> import numpy as np  # doctest: +SKIP
+        >>> mirror_features(ctx, rows)  # features(ctx) of the mirrored images  # doctest: +SKIP
     """
-    from convergent.data.features import gray_embedding, hog
+    from convergent.data.features import EMB_PX
 
     f = features(ctx)
-    g = np.asarray(ctx.table.g32[rows], np.float32).reshape(-1, 32, 32)[:, :, ::-1]
-    g = np.ascontiguousarray(g)
+    h0, hn0 = ctx.table.hog_flat
     n_hog = ctx.table.hog.shape[1]
-    shape_cols = n_hog + HOG_DIM + f.shape[1] - n_hog - HOG_DIM - SPECTRUM_BANDS
-    out = np.empty((len(rows), f.shape[1]), np.float32)
-    gn = moment_normalized(g)
-    out[:, :n_hog] = hog(g)
-    out[:, n_hog:n_hog + HOG_DIM] = hog(gn)
-    out[:, n_hog + HOG_DIM:shape_cols] = gray_embedding(gn)
-    out[:, :shape_cols] *= np.float32(1 / np.sqrt(2))
-    out[:, shape_cols:] = f[rows, shape_cols:]
+    cells = HOG_CELLS * HOG_CELLS
+    grid = np.arange(cells).reshape(HOG_CELLS, HOG_CELLS)
+    cell_to = grid[:, ::-1].ravel()  # cell c of the mirror image is cell cell_to[c]
+    hog_cols = (cell_to[:, None] * HOG_BINS + np.arange(HOG_BINS)[::-1][None]).ravel()
+    emb = np.arange(EMB_PX * EMB_PX).reshape(EMB_PX, EMB_PX)[:, ::-1].ravel()
+    start = n_hog + HOG_DIM
+    cols = np.concatenate([hog_cols, n_hog + hog_cols, start + emb,
+                           np.arange(start + EMB_PX * EMB_PX, f.shape[1])])
+    out = f[rows][:, cols]
+    w = np.float32(1 / np.sqrt(2))  # the shape blocks' weight in features()
+    for base, flat in ((0, h0), (n_hog, hn0)):
+        moved = flat[rows][:, cell_to] * w  # exactly horizontal: back from bin 8 to bin 0
+        out[:, base + np.arange(cells) * HOG_BINS] += moved
+        out[:, base + np.arange(cells) * HOG_BINS + HOG_BINS - 1] -= moved
     return out
 
 
