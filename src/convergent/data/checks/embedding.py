@@ -205,19 +205,16 @@ def reduced_rows(ctx: Context, rows: np.ndarray) -> np.ndarray:
 
 def mirrored_rows(ctx: Context, rows: np.ndarray) -> np.ndarray:
     """The mirror images of ``rows`` in the space of :func:`reduced_rows` (the same PCA),
-    in chunks (no second full feature matrix); cached per row set. Measured: ~0.18 ms
-    per image on one core (the moment normalization and two HOGs of the mirror image)."""
-    key = ("mirrored", rows.tobytes())
-    if key not in ctx.cache:
-        x = reduced_rows(ctx, rows)
-        pca = ctx.cache[("pca", rows.tobytes())]
-        out = np.empty_like(x)
-        with threads_for(len(rows)):
-            for i in range(0, len(rows), SPECTRUM_CHUNK):
-                part = mirror_features(ctx, rows[i:i + SPECTRUM_CHUNK])
-                out[i:i + len(part)] = part if pca is None else pca.transform(part)
-        ctx.cache[key] = out
-    return ctx.cache[key]
+    in chunks (no second full feature matrix). Not cached: one caller, and at 100k images
+    the 25 MB would sit through the near-copy search, the scan's peak."""
+    x = reduced_rows(ctx, rows)
+    pca = ctx.cache[("pca", rows.tobytes())]
+    out = np.empty_like(x)
+    with threads_for(len(rows)):
+        for i in range(0, len(rows), SPECTRUM_CHUNK):
+            part = mirror_features(ctx, rows[i:i + SPECTRUM_CHUNK])
+            out[i:i + len(part)] = part if pca is None else pca.transform(part)
+    return out
 
 
 def mirror_gray_ratio(ctx: Context, rows: np.ndarray, sample: int) -> float:
