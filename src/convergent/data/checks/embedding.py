@@ -80,6 +80,7 @@ def features(ctx: Context) -> np.ndarray:
             t.hog_flat = (t.shape_n["hog_h0"], t.shape_n["hog_n_h0"])  # 128 B per image
             t.shape_n = None  # combined: 1.6 kB per image freed before the near-copy check
         else:
+            new_flat = t.hog_flat is None  # else kept from the per-image pass
             h0 = np.empty((len(t.g32), HOG_CELLS * HOG_CELLS), np.float32)
             hn0 = np.empty_like(h0)
             for i in range(0, len(t.g32), SPECTRUM_CHUNK):
@@ -88,8 +89,9 @@ def features(ctx: Context) -> np.ndarray:
                 out[i:i + len(gn), n_hog:n_hog + HOG_DIM], hn0[i:i + len(gn)] = hog(
                     gn, flat=True)
                 out[i:i + len(gn), n_hog + HOG_DIM:shape_cols] = gray_embedding(gn)
-                h0[i:i + len(gn)] = hog(part, flat=True)[1]
-            if t.hog_flat is None:  # from the thumbnail: not bit-equal to the pass's
+                if new_flat:  # from the thumbnail: within float16 rounding of the pass's
+                    h0[i:i + len(gn)] = hog(part, flat=True)[1]
+            if new_flat:
                 t.hog_flat = (h0, hn0)
             spec = spectrum(t.g32)
         out[~ctx.ok, n_hog:shape_cols] = 0.0
@@ -152,10 +154,6 @@ def mirror_features(ctx: Context, rows: np.ndarray) -> np.ndarray:
     which stay in bin 0 (the per-image pass records their share, ``hog(flat=True)``);
     the 16x16 gray block is mirrored (the moment normalization commutes with a mirror);
     the spectrum is mirror-invariant. (len(rows), width) float32.
-
-    Example:
-        >>> import numpy as np  # doctest: +SKIP
-        >>> mirror_features(ctx, rows)  # features(ctx) of the mirrored images  # doctest: +SKIP
     """
     from convergent.data.features import EMB_PX
 
@@ -348,7 +346,7 @@ def smoothed(v: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["CLASS_K", "KNN_VOTE", "MOMENT_SPREAD", "PCA_DIMS", "SPECTRUM_WEIGHT",
-           "class_distances", "features", "label_rows", "mirror_features", "mirror_gray_ratio", "mirror_ratio",
-           "mirrored_rows", "moment_normalized", "neighbours", "oos_probabilities",
-           "reduced", "reduced_rows", "smoothed", "spectrum", "threads_for",
-           "unaligned_features", "votes"]
+           "class_distances", "features", "label_rows", "mirror_features",
+           "mirror_gray_ratio", "mirror_ratio", "mirrored_rows", "moment_normalized",
+           "neighbours", "oos_probabilities", "reduced", "reduced_rows", "smoothed",
+           "spectrum", "threads_for", "unaligned_features", "votes"]
