@@ -331,14 +331,13 @@ def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
     todo = np.flatnonzero(colour_ok & ~exact & (~near_cos | gray_pair))
     align[todo] = aligned_corr(g32, ok[p[todo]])  # table rows: no copy of g32
     near_align = colour_ok & (align >= ALIGN_NEAR)
-    if gray_pair.any():  # gray: also an outlier of the dataset's own neighbour similarity
-        near_cos &= ~gray_pair | (_neighbour_z(cos, p, len(ok), gray) <= -NEAR_Z)
-        near_align &= ~gray_pair | (_neighbour_z(align, p, len(ok), gray) <= -NEAR_Z)
-    soft = _soft(df["blur"].to_numpy(np.float64)[ok]) if "blur" in df else None
-    if soft is not None and soft.any():  # blurred: the same, against the soft images
-        soft_pair = soft[p[:, 0]] | soft[p[:, 1]]
-        near_cos &= ~soft_pair | (_neighbour_z(cos, p, len(ok), soft) <= -NEAR_Z)
-        near_align &= ~soft_pair | (_neighbour_z(align, p, len(ok), soft) <= -NEAR_Z)
+    # gray pairs, and pairs with a blurred member: the fixed gates have less to test, so a
+    # match must also be an outlier of those images' own neighbour similarity
+    soft = _soft(df["blur"].to_numpy(np.float64)[ok]) if "blur" in df else np.zeros_like(gray)
+    for members, judged in ((gray, gray_pair), (soft, soft[p[:, 0]] | soft[p[:, 1]])):
+        if judged.any():
+            near_cos &= ~judged | (_neighbour_z(cos, p, len(ok), members) <= -NEAR_Z)
+            near_align &= ~judged | (_neighbour_z(align, p, len(ok), members) <= -NEAR_Z)
     keep = exact | near_cos | near_align
     out = pd.DataFrame({"i": ok[p[keep, 0]], "j": ok[p[keep, 1]],
                         "kind": np.where(exact[keep], "exact", "near"),
