@@ -68,8 +68,11 @@ def _blob(rng: np.random.Generator, size: int = 32) -> np.ndarray:
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("soft_rule", [True, False], ids=["rule", "no_rule"])
-def test_blurred_look_alikes_are_not_near_copies_but_a_crop_of_one_is(monkeypatch, soft_rule):
+@pytest.mark.parametrize("soft_rule,residual_rule", [(True, True), (False, True), (True, False),
+                                                     (False, False)],
+                         ids=["both", "residual_only", "soft_only", "neither"])
+def test_blurred_look_alikes_are_not_near_copies_but_a_crop_of_one_is(monkeypatch, soft_rule,
+                                                                       residual_rule):
     import pandas as pd
 
     rng = np.random.default_rng(0)
@@ -92,10 +95,12 @@ def test_blurred_look_alikes_are_not_near_copies_but_a_crop_of_one_is(monkeypatc
     monkeypatch.setattr(near, "aligned_corr", blur_makes_them_alike)
     if not soft_rule:
         monkeypatch.setattr(near, "SOFT_RATIO", 0.0)
+    if not residual_rule:
+        monkeypatch.setattr(near, "RESIDUAL_SHARE", np.inf)
     pairs = near.find_pairs(df, cols["emb"], cols["g32"])
     got = pairs[["i", "j"]].values.tolist()
     assert [n0, last] in got  # the crop copy of a blurred image is still found
-    if soft_rule:
+    if soft_rule or residual_rule:  # either rule alone rejects the look-alikes
         assert got == [[n0, last]]
-    else:  # without the rule the look-alikes pass the fixed gate
+    else:  # without both the look-alikes pass the fixed gate
         assert len(got) > 10

@@ -61,6 +61,19 @@ NEAR_Z = 3.5
 # nearest-neighbour similarity (NEAR_Z), and so must a 16x16-cosine match (blur makes
 # distinct outlines alike there too). Exact copies are not affected.
 SOFT_RATIO = 0.5
+# What an aligned copy may still differ by: the search steps in whole pixels and zooms of
+# 0.05, so a copy is registered to within half a pixel on each axis, and a picture's
+# correlation with itself shifted by d px falls by about D1 * d^2 (D1: its decorrelation at
+# one pixel; the quadratic of a smooth signal), so two half-pixel offsets cost at most
+# (0.25 + 0.25) x D1 = 0.5 x D1 (first principles). An alignment match must leave no more
+# than that: two distinct pictures of a similar outline differ by their shape, not by a
+# sub-pixel offset. Measured (benchmarks/perf/scan_near_dev.py folders, the larger D1 of
+# the pair): crops <= 0.46 x D1, resized <= 0.18, brightened <= 0.09, JPEG q70 <= 0.51;
+# distinct pairs above ALIGN_NEAR 0.31-2.1, 4 of 127 at <= 0.5. It also rejects every
+# blurred look-alike that SOFT_RATIO's rule rejects among alignment matches (same pairs
+# with that rule off, on those folders and the benchmark's); the soft rule stays for the
+# 16x16-cosine matches, which this gate does not see.
+RESIDUAL_SHARE = 0.5
 
 
 def _knn_pairs(x: np.ndarray, k: int) -> np.ndarray:
@@ -277,6 +290,32 @@ def _neighbour_z(sim: np.ndarray, p: np.ndarray, n: int, members: np.ndarray) ->
     return np.where(np.isfinite(sim), z, np.inf)
 
 
+def decorrelation(g32: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """1 - correlation of each image's interior (32x32 gray) with itself shifted by one
+    pixel, the mean over x and y: how fast the picture decorrelates under a shift.
+
+    Example:
+        >>> g = np.tile(np.arange(32.0), (32, 1)).reshape(1, -1)  # a smooth ramp
+        >>> float(decorrelation(g, np.array([0]))[0]) < 1e-6
+        True
+    """
+    s = round(np.sqrt(g32.shape[1]))
+    out = np.empty(len(rows), np.float64)
+    for c0 in range(0, len(rows), POOL_CHUNK):
+        g = np.asarray(g32[rows[c0:c0 + POOL_CHUNK]], np.float32).reshape(-1, s, s)
+        a = g[:, MARGIN:s - MARGIN, MARGIN:s - MARGIN].reshape(len(g), -1)
+        a = a - a.mean(axis=1, keepdims=True)
+        corr = []
+        for dy, dx in ((0, 1), (1, 0)):
+            b = g[:, MARGIN + dy:s - MARGIN + dy, MARGIN + dx:s - MARGIN + dx]
+            b = b.reshape(len(g), -1)
+            b = b - b.mean(axis=1, keepdims=True)
+            den = np.sqrt(np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", b, b))
+            corr.append(np.einsum("ij,ij->i", a, b) / np.maximum(den, 1e-12))
+        out[c0:c0 + len(g)] = 1.0 - (corr[0] + corr[1]) / 2.0
+    return out
+
+
 def _soft(blur: np.ndarray) -> np.ndarray:
     """Rows whose edge steepness is below SOFT_RATIO of the median: detail blurred away.
 
@@ -331,6 +370,11 @@ def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
     todo = np.flatnonzero(colour_ok & ~exact & (~near_cos | gray_pair))
     align[todo] = aligned_corr(g32, ok[p[todo]])  # table rows: no copy of g32
     near_align = colour_ok & (align >= ALIGN_NEAR)
+    if near_align.any():  # what is left after alignment: a sub-pixel offset, no more
+        m = np.flatnonzero(near_align)
+        used, inv = np.unique(p[m], return_inverse=True)
+        d1 = decorrelation(g32, ok[used])[inv.reshape(-1, 2)].max(axis=1)
+        near_align[m] = 1.0 - align[m] <= RESIDUAL_SHARE * d1
     # gray pairs, and pairs with a blurred member: the fixed gates have less to test, so a
     # match must also be an outlier of those images' own neighbour similarity
     soft = _soft(df["blur"].to_numpy(np.float64)[ok]) if "blur" in df else np.zeros_like(gray)
