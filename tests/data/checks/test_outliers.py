@@ -87,6 +87,30 @@ def test_reported_images_take_no_part_in_their_class_distances():
     assert [f.evidence["files"] for f in outlier(ctx, PARAMS)] == [["a/7.png"]]
 
 
+def _masking_pair():
+    """Class a with two strangers off its family, the second beyond the first: the first
+    is the second's nearest class member, which hides how far it is from the rest."""
+    emb, cls = _two_classes()
+    rng = np.random.default_rng(0)
+    u, w = rng.normal(size=(2, 16))
+    u /= np.linalg.norm(u)
+    w -= (w @ u) * u
+    w /= np.linalg.norm(w)
+    centre = emb[:30].mean(axis=0)
+    emb[7] = centre + 1.7 * u
+    emb[8] = centre + 2.2 * u + 1.5 * w
+    return emb, cls
+
+
+@pytest.mark.parametrize("cut", [None, OUTLIER_RATIO], ids=["one_pass", "flagged_left_out"])
+def test_a_stranger_hidden_by_another_is_found_once_that_one_is_left_out(cut):
+    emb, cls = _masking_pair()
+    score = outlier_scores(Context(_table(emb, cls)), cut=cut)
+    assert score[8] > OUTLIER_RATIO  # the far one stands out either way
+    assert np.delete(score, [7, 8]).max() < 0.7  # the class's own members never come close
+    assert (score[7] > OUTLIER_RATIO) == (cut is not None)
+
+
 @pytest.mark.parametrize(("labels", "mixed"), [([0] * 6 + [1] * 6, False),
                                                  ([0, 1, 2, 3, 4, 5] * 2, True)],
                          ids=["one_label_nearby", "labels_at_random"])
