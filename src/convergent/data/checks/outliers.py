@@ -240,5 +240,6 @@ def outlier(ctx: Context, params: dict[str, Any]) -> list[Finding]:
          "threshold": {"knn_over_median_pair_distance_min": params["ratio"],
                        "k": OUTLIER_K, "own_weight": OWN_WEIGHT,
                        "view_weight": VIEW_WEIGHT,
-                       "label_mix_weight": params["impurity_weight"]}},
+                       "label_mix_weight": params["impurity_weight"],
+                       "rescored_without_flagged": True}},
         remedies_for(Code.DATA_OUTLIER, "review_images"))]
