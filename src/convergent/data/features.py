@@ -17,7 +17,9 @@ Facts (the columns of ``COLUMNS`` plus the matrices of ``MATRICES``):
   halves), md5 (of the decoded pixels: exact copies), g32 (32x32 gray, standardized),
   emb (16x16 gray, background-canonical sign, unit norm) and hog (4x4 cells x 9 unsigned
   orientations, unit norm); hog_n / emb_n / spec, the same of the moment-normalized
-  thumbnail and its power spectrum (``convergent.data.shape``, for the label model).
+  thumbnail and its power spectrum (``convergent.data.shape``, for the label model);
+  stroke (mean half-width of the moment-normalized foreground: pen strokes vs filled
+  shapes, for the outlier score).
 
 Example:
     >>> import numpy as np
@@ -43,7 +45,7 @@ from PIL import Image, UnidentifiedImageError
 
 from convergent.data.png import decode_plain
 from convergent.data.resample import resize_many
-from convergent.data.shape import SPECTRUM_BANDS, moment_normalized, spectrum
+from convergent.data.shape import SPECTRUM_BANDS, moment_normalized, spectrum, stroke_width
 
 # Long side images are reduced to before statistics: brightness, contrast and colour
 # statistics of a 256 px reduction match full resolution within ~1 % (area averaging),
@@ -73,7 +75,7 @@ COLUMNS: dict[str, Any] = {
     "range16": np.float32,
     "blur": np.float32, "chroma_r": np.float32, "chroma_g": np.float32,
     "chroma_lo_r": np.float32, "chroma_lo_g": np.float32, "chroma_hi_r": np.float32,
-    "chroma_hi_g": np.float32, "md5": object,
+    "chroma_hi_g": np.float32, "stroke": np.float32, "md5": object,
 }
 
 
@@ -296,6 +298,7 @@ def _batch(x: np.ndarray, out: dict[str, Any], rows: np.ndarray) -> None:
     out["hog_n"][rows], out["hog_n_h0"][rows] = hog(gn, flat=True)
     out["emb_n"][rows] = gray_embedding(gn)
     out["spec"][rows] = spectrum(thumb)
+    out["stroke"][rows] = stroke_width(gn)
 
 
 def structure(ch: np.ndarray, lum: np.ndarray) -> np.ndarray:

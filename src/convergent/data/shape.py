@@ -137,3 +137,53 @@ def _interpolation(src: np.ndarray, e: int) -> np.ndarray:
     mat[i, j, hi] = frac[i, j]
     mat[i, j, k] += 1 - frac[i, j]  # k == hi only at the last pixel, where frac is 0
     return mat
+
+
+def stroke_width(gn: np.ndarray) -> np.ndarray:
+    """Mean half-width of the foreground of moment-normalized images, in pixels of the
+    32x32 frame: the mean distance of a foreground pixel to the background (1 at the edge).
+
+    What *kind* of picture it is, as the spectrum says it another way: pen strokes (digits,
+    letters) are thin, about 1.5 pixels here whatever their shape; filled shapes (animal
+    silhouettes) about 2.8 (measured on the development folders of
+    ``benchmarks/perf/scan_outlier_label_dev.py``). The foreground is what lies above half
+    the way from the border level to the brightest pixel (the half-maximum, a first-
+    principles cut, as in a full width at half maximum). The normalization fixes the
+    object's spread, so the width is relative to the object's size. Distances are
+    octagonal (4- and 8-neighbour erosions in turn; Rosenfeld & Pfaltz 1968), within ~8 %
+    of Euclidean: the log widths of 4,096 digits correlate at 0.997 with SciPy's exact
+    transform, at a ninth of its time (0.08 s vs 0.73 s).
+
+    Args:
+        gn: (m, 32, 32) moment-normalized images (:func:`moment_normalized`: border dark).
+
+    Returns:
+        (m,) float32; 0 for a blank image.
+
+    Example:
+        >>> g = np.zeros((2, 32, 32), np.float32)
+        >>> g[0, 10:22, 15:17] = 1.0   # a 2-pixel stroke
+        >>> g[1, 8:24, 8:24] = 1.0     # a filled square
+        >>> w = stroke_width(g)
+        >>> bool(w[0] < 1.5 < 3.0 < w[1])
+        True
+    """
+    g = np.asarray(gn, dtype=np.float32).reshape(-1, _EDGE, _EDGE)
+    border = np.concatenate([g[:, 0], g[:, -1], g[:, 1:-1, 0], g[:, 1:-1, -1]], axis=1)
+    level = border.mean(axis=1)
+    top = g.reshape(len(g), -1).max(axis=1)
+    fg = g > (level + 0.5 * (top - level))[:, None, None]
+    fg &= (top > level + 1e-6)[:, None, None]  # a blank image has no foreground
+    area = fg.sum(axis=(1, 2))
+    total = area.astype(np.float64)  # every foreground pixel counts 1, then 1 per erosion
+    cur = np.pad(fg, ((0, 0), (1, 1), (1, 1)))  # background around every image
+    step = 0
+    while cur.any():
+        inner = cur[:, 1:-1, 1:-1] & cur[:, :-2, 1:-1] & cur[:, 2:, 1:-1] \
+            & cur[:, 1:-1, :-2] & cur[:, 1:-1, 2:]
+        if step % 2:
+            inner &= cur[:, :-2, :-2] & cur[:, :-2, 2:] & cur[:, 2:, :-2] & cur[:, 2:, 2:]
+        cur = np.pad(inner, ((0, 0), (1, 1), (1, 1)))
+        total += inner.sum(axis=(1, 2))
+        step += 1
+    return (total / np.maximum(area, 1)).astype(np.float32)

@@ -235,3 +235,20 @@ def test_mirror_features_are_the_features_of_the_mirror_images():
         assert np.allclose(m[:, rest], f[b, rest], atol=1e-5)
         # the moment-normalized HOG: up to gradients moved across a bin edge by rounding
         assert np.abs(m[:, hog_n] - f[b, hog_n]).max() < 0.01
+
+
+def test_stroke_width_tells_pen_strokes_from_filled_shapes_at_any_size():
+    from convergent.data.shape import stroke_width
+
+    def ring(side, pen, top=4, left=4):
+        img = np.zeros((32, 32))
+        img[top:top + side, left:left + side] = 1.0
+        img[top + pen:top + side - pen, left + pen:left + side - pen] = 0.0
+        return img
+
+    small, large = ring(10, 1, 2, 3), ring(24, 2)  # the same drawn square, two sizes
+    filled = _square(9, 9, 14)
+    w = stroke_width(moment_normalized(np.vstack([_g32(small), _g32(large), filled])))
+    assert w[2] > 1.5 * max(w[0], w[1])  # filled is thicker than drawn
+    assert abs(w[0] - w[1]) < 0.5 * w[0]  # normalization removes most of the size
+    assert stroke_width(np.zeros((1, 32, 32), np.float32)).tolist() == [0.0]  # blank
