@@ -129,13 +129,16 @@ def _image_table(images, cls):
     import pandas as pd
 
     from convergent.data.features import gray_embedding, hog, thumb32
+    from convergent.data.shape import moment_normalized, stroke_width
     from convergent.data.table import Table
 
     g = np.asarray(images, np.float32)
     n = len(g)
+    thumb = thumb32(g)
     df = pd.DataFrame({"rel": [f"{c}/{i}.png" for i, c in enumerate(cls)], "cls": cls,
-                       "split": ["train"] * n, "ok": [True] * n})
-    return Table(df, gray_embedding(g), hog(g), thumb32(g))
+                       "split": ["train"] * n, "ok": [True] * n,
+                       "stroke": stroke_width(moment_normalized(thumb))})
+    return Table(df, gray_embedding(g), hog(g), thumb)
 
 
 def _shape(kind, top, left, side, rng):
@@ -183,3 +186,46 @@ def test_outlier_check_on_images_flags_a_foreign_shape_only(stranger):
         assert found[0].evidence["threshold"]["view_weight"] == 0.5
     else:
         assert found == []
+
+
+def _blob(rng, thin):
+    """A filled disc, or a ring drawn with a 1-pixel pen, of random size and place."""
+    img = rng.normal(0.3, 0.01, (32, 32))
+    yy, xx = np.mgrid[0:32, 0:32]
+    cy, cx, r = rng.integers(12, 20), rng.integers(12, 20), rng.integers(7, 11)
+    d = np.hypot(yy - cy, xx - cx)
+    img[(d < r) & (d > r - 1.2) if thin else d < r] = 0.8
+    return img
+
+
+def test_a_pen_drawn_image_among_filled_shapes_scores_higher_with_the_stroke_term(
+        monkeypatch):
+    from convergent.data.checks import outliers as O
+
+    rng = np.random.default_rng(7)
+    imgs = [_blob(rng, thin=False) for _ in range(40)]
+    imgs[5] = _blob(rng, thin=True)  # same outline, drawn, not filled
+    table = _image_table(imgs, ["a"] * 40)
+    z = O.stroke_z(Context(table))
+    assert z[5] < -3 < z[np.arange(40) != 5].min()  # far thinner than the rest
+    with_term = outlier_scores(Context(table), cut=None)
+    monkeypatch.setattr(O, "STROKE_WEIGHT", 0.0)
+    without = outlier_scores(Context(table), cut=None)
+    assert with_term[5] > without[5]
+    others = np.arange(40) != 5
+    # the filled discs hardly move (one thin image among 40 shifts the median nothing)
+    assert np.abs(with_term[others] - without[others]).max() < 0.1 * (with_term[5] - without[5]) + 0.05
+
+
+def test_stroke_width_is_left_out_where_the_pictures_have_no_plain_ground():
+    from convergent.data.checks import outliers as O
+
+    rng = np.random.default_rng(8)
+    yy = np.mgrid[0:32, 0:32][0]
+    bars = [(np.sin(yy * rng.uniform(0.25, 0.4) + rng.uniform(0, 6)) > 0) * 0.5 + 0.2
+            + rng.normal(0, 0.01, (32, 32)) for _ in range(30)]  # bars run to the border
+    ctx = Context(_image_table(bars, ["a"] * 30))
+    assert O.border_spread(ctx) > O.FIGURE_BORDER_MAX
+    assert not O.stroke_z(ctx).any() and ctx.cache["figures"] is False
+    blobs = Context(_image_table([_blob(rng, thin=False) for _ in range(30)], ["a"] * 30))
+    assert O.border_spread(blobs) < O.FIGURE_BORDER_MAX and O.stroke_z(blobs).any()
