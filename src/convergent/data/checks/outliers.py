@@ -84,7 +84,7 @@ VIEW_WEIGHT = 0.5
 # 0.842 / 0.908 / 16, 0.5 0.849 / 0.894 / 23). 0.2: the most found with no more healthy
 # images flagged than without the term.
 STROKE_WEIGHT = 0.2
-STROKE_MIN = 0.5  # px: a blank image's width (0) and a one-pixel line's share one floor
+STROKE_MIN = 0.5  # px: floor for a blank image's width (0), below any drawn line's (1)
 # Floor of the MAD of the log width: the healthy development folders measure 0.11
 # (digits) to 0.19 (animals); a floor well below those keeps a dataset of near-identical
 # widths (one font, say) from turning rendering noise into large z.
