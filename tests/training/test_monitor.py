@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from convergent.training.monitor import Monitor
+from convergent.training.monitor import Monitor  # noqa: E402 - after importorskip
 
 
 def data(n: int = 256, c: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -869,4 +869,4 @@ def _h_out_act(s: _State) -> str | tuple[str, str]:
 
 # the handlers that change the architecture (output head, widths, pooling, dropout rates)
 # and the ones that change how Keras' image iterators / tf.data pipelines feed fit
-from convergent.remedies import architecture, loaders, pipelines  # noqa: F401 - register them
+from convergent.remedies import architecture, loaders, pipelines  # noqa: E402, F401 - register them

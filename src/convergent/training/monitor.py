@@ -263,13 +263,13 @@ class Monitor(keras.callbacks.Callback):
         if isinstance(loss, (str, keras.losses.Loss)) or callable(loss):
             self._loss_fn = keras.losses.get(loss) if isinstance(loss, str) else loss
         self._setup_bn_probe(model)
-        layers = [l for l in model.layers[:-1]]
-        chosen = [(l, a) for l in layers if (a := _activation_name(l))
+        layers = [lay for lay in model.layers[:-1]]
+        chosen = [(lay, a) for lay in layers if (a := _activation_name(lay))
                   and (a in _RELU_NAMES or a in _SATURATING_NAMES)]
         if chosen and getattr(model, "inputs", None):
-            self._probe_model = keras.Model(model.inputs, [l.output for l, _ in chosen])
-            self._probe_layers = [(l.name, a) for l, a in chosen]
-            self.act_rms["layers"] = [l.name for l, _ in chosen]
+            self._probe_model = keras.Model(model.inputs, [lay.output for lay, _ in chosen])
+            self._probe_layers = [(lay.name, a) for lay, a in chosen]
+            self.act_rms["layers"] = [lay.name for lay, _ in chosen]
             self.act_rms["activations"] = [a for _, a in chosen]
             if keras.backend.backend() in ("tensorflow", "torch") \
                     and len(getattr(model, "outputs", None) or []) == 1:
@@ -277,21 +277,21 @@ class Monitor(keras.callbacks.Callback):
                 # and one backward instead of two forwards and one backward
                 try:
                     self._probe_full = keras.Model(
-                        model.inputs, [l.output for l, _ in chosen] + list(model.outputs))
+                        model.inputs, [lay.output for lay, _ in chosen] + list(model.outputs))
                 except Exception as e:  # the separate passes still work
                     self.errors.append(f"combined probe: {type(e).__name__}: {e}")
 
     def _setup_bn_probe(self, model: Any) -> None:
-        bns = [l for l in model.layers if type(l).__name__ == "BatchNormalization"]
+        bns = [lay for lay in model.layers if type(lay).__name__ == "BatchNormalization"]
         if not bns or not getattr(model, "inputs", None):
             return
         try:
-            self._bn_model = keras.Model(model.inputs, [l.input for l in bns])
+            self._bn_model = keras.Model(model.inputs, [lay.input for lay in bns])
         except Exception as e:  # a layer used twice, or outside the graph: no BN facts
             self.errors.append(f"batch-norm probe: {type(e).__name__}: {e}")
             return
         self._bn_layers = bns
-        self.bn["layers"] = [l.name for l in bns]
+        self.bn["layers"] = [lay.name for lay in bns]
 
     def _sample_bn(self, epoch: int) -> None:
         """How far each BatchNormalization layer's moving statistics are from the inputs
@@ -680,11 +680,11 @@ def _regularization_facts(model: Any) -> dict[str, Any] | None:
         layers = list(model._flatten_layers(include_self=False))
     except Exception:
         layers = list(getattr(model, "layers", []))
-    dropout = any(type(l).__name__ in _DROPOUT_NAMES and getattr(l, "rate", 0.1) > 0
-                  for l in layers)
-    augment = any(type(l).__name__.startswith(_AUGMENT_PREFIX) for l in layers)
-    l2 = any(getattr(l, "kernel_regularizer", None) is not None for l in layers)
-    norm = any(type(l).__name__ in NORM_LAYERS for l in layers)
+    dropout = any(type(lay).__name__ in _DROPOUT_NAMES and getattr(lay, "rate", 0.1) > 0
+                  for lay in layers)
+    augment = any(type(lay).__name__.startswith(_AUGMENT_PREFIX) for lay in layers)
+    l2 = any(getattr(lay, "kernel_regularizer", None) is not None for lay in layers)
+    norm = any(type(lay).__name__ in NORM_LAYERS for lay in layers)
     opt = getattr(model, "optimizer", None)
     wd = getattr(opt, "weight_decay", None) if opt is not None else None
     return {"dropout": dropout, "augmentation": augment, "normalization": norm,

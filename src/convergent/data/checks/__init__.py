@@ -143,7 +143,7 @@ def run_checks(table: Table, overrides: Mapping[str, Mapping[str, Any]] | None =
 
 # registration happens on import, in this order: exposure first, because the outlier
 # check leaves the images the quality checks reported to them
-from convergent.data.checks import (  # noqa: F401
+from convergent.data.checks import (  # noqa: E402, F401
     exposure,
     files,
     label_pairs,
