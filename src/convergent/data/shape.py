@@ -37,6 +37,11 @@ FOREGROUND_MARGIN = 0.5
 _EDGE = 32  # side of the table's gray thumbnail (``g32``)
 
 
+def border_pixels(g: np.ndarray) -> np.ndarray:
+    """(m, 4 * side - 4) the pixels on the frame of each (m, side, side) image, each once."""
+    return np.concatenate([g[:, 0], g[:, -1], g[:, 1:-1, 0], g[:, 1:-1, -1]], axis=1)
+
+
 def spectrum(g32: np.ndarray, chunk: int = SPECTRUM_CHUNK) -> np.ndarray:
     """Log share of the power in each radial frequency band of 32x32 gray images.
 
@@ -97,7 +102,7 @@ def moment_normalized(g32: np.ndarray, spread: float = MOMENT_SPREAD,
     """
     e = _EDGE
     g = np.asarray(g32, dtype=np.float32).reshape(-1, e, e)
-    border = np.concatenate([g[:, 0], g[:, -1], g[:, 1:-1, 0], g[:, 1:-1, -1]], axis=1)
+    border = border_pixels(g)
     level = border.mean(axis=1)
     g = np.where((level > 0)[:, None, None], -g, g)
     level = -np.abs(level)
@@ -169,7 +174,7 @@ def stroke_width(gn: np.ndarray) -> np.ndarray:
         True
     """
     g = np.asarray(gn, dtype=np.float32).reshape(-1, _EDGE, _EDGE)
-    border = np.concatenate([g[:, 0], g[:, -1], g[:, 1:-1, 0], g[:, 1:-1, -1]], axis=1)
+    border = border_pixels(g)
     level = border.mean(axis=1)
     top = g.reshape(len(g), -1).max(axis=1)
     fg = g > (level + 0.5 * (top - level))[:, None, None]

@@ -50,6 +50,7 @@ from convergent.data.checks.embedding import (
     unaligned_features,
 )
 from convergent.data.checks.exposure import quality_rows
+from convergent.data.shape import border_pixels
 from convergent.findings import Code, Finding
 from convergent.remedies.catalog import remedies_for
 
@@ -264,8 +265,7 @@ def border_spread(ctx: Context) -> float:
     out = np.empty(len(rows), np.float32)
     for i in range(0, len(rows), SPECTRUM_CHUNK):
         g = np.asarray(ctx.table.g32[rows[i:i + SPECTRUM_CHUNK]], np.float32).reshape(-1, 32, 32)
-        border = np.concatenate([g[:, 0], g[:, -1], g[:, 1:-1, 0], g[:, 1:-1, -1]], axis=1)
-        out[i:i + len(g)] = border.std(axis=1)
+        out[i:i + len(g)] = border_pixels(g).std(axis=1)
     return float(np.median(out)) if out.size else float("inf")
 
 
