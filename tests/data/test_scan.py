@@ -111,3 +111,37 @@ def test_checks_in_two_threads_find_what_one_thread_finds(faulty, monkeypatch):
     monkeypatch.setattr(checks, "_cores", lambda: 1)
     one = checks.run_checks(table)
     assert [(f.code, f.evidence) for f in both] == [(f.code, f.evidence) for f in one]
+
+
+def test_checks_release_the_features_before_the_near_copy_checks(faulty, monkeypatch):
+    from convergent.data import checks
+    from convergent.data.checks import embedding, outliers
+    from convergent.data.folder import discover
+    from convergent.data.table import build_table
+
+    listing = discover(faulty[0])
+    table = build_table(str(listing.root), listing.files)
+    table.classes = listing.classes
+    events = []
+    real_features, real_release = embedding.features, embedding.release
+
+    def spy_features(ctx):
+        events.append("features")
+        return real_features(ctx)
+
+    def spy_release(ctx):
+        events.append("release")
+        real_release(ctx)
+        assert "features" not in ctx.cache
+
+    monkeypatch.setattr(embedding, "features", spy_features)
+    monkeypatch.setattr(outliers, "features", spy_features)
+    monkeypatch.setattr(embedding, "release", spy_release)
+    monkeypatch.setattr(checks, "_cores", lambda: 1)
+    found = checks.run_checks(table)
+    assert events.count("release") == 1 and events[-1] == "release"  # no reader after it
+    assert "features" in events
+    assert set(checks.EMBEDDING_READERS) <= set(checks.DATA_CHECKS.names())
+    monkeypatch.setattr(embedding, "release", lambda ctx: None)
+    kept = checks.run_checks(table)
+    assert [(f.code, f.evidence) for f in found] == [(f.code, f.evidence) for f in kept]

@@ -11,7 +11,10 @@ from convergent.data.checks.embedding import (
     class_distances,
     features,
     moment_normalized,
+    neighbours,
     oos_probabilities,
+    reduced_rows,
+    release,
     spectrum,
     unaligned_features,
     votes,
@@ -153,6 +156,19 @@ def test_features_from_the_per_image_pass_equal_those_computed_by_the_checks():
     from_pass = features(Context(table=t, seed=0))
     assert t.shape_n is None  # released once combined
     assert np.array_equal(from_pass, features(Context(table=t, seed=0)))  # recomputed
+
+
+def test_release_drops_the_features_and_what_is_built_on_them_and_nothing_else():
+    t = _table()
+    ctx = Context(table=t, seed=0)
+    rows = np.arange(6)
+    before = features(ctx).copy()
+    reduced_rows(ctx, rows)
+    neighbours(ctx, rows, k=2)
+    ctx.cache["exposure"] = {"dark": [1]}
+    release(ctx)
+    assert list(ctx.cache) == ["exposure"]
+    assert np.array_equal(features(ctx), before)  # a later reader computes them again
 
 
 def test_class_distances_leave_the_row_out_and_match_a_brute_force_search():

@@ -107,6 +107,12 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+# The checks that read the image features of ``embedding`` (label model, outliers): once
+# the last of them has run, the features are released before the near-copy checks, whose
+# search is the scan's memory peak (benchmarks/RESULTS.md, "Scan memory").
+EMBEDDING_READERS = frozenset({"label_noise", "label_pairs", "outlier"})
+
+
 def run_checks(table: Table, overrides: Mapping[str, Mapping[str, Any]] | None = None,
                seed: int = 0, timings: dict[str, float] | None = None) -> list[Finding]:
     """Run every registered data check over ``table``; record seconds per check.
@@ -121,6 +127,7 @@ def run_checks(table: Table, overrides: Mapping[str, Mapping[str, Any]] | None =
     from contextlib import nullcontext
 
     from convergent.data import threads
+    from convergent.data.checks.embedding import release
 
     ctx = Context(table, seed)
     out: list[Finding] = []
@@ -130,9 +137,14 @@ def run_checks(table: Table, overrides: Mapping[str, Mapping[str, Any]] | None =
         try:
             if pool is not None:
                 ctx.cache["pairs_pending"] = pool.submit(_find_pairs_in_thread, table)
-            for name in DATA_CHECKS.names():
+            names = DATA_CHECKS.names()
+            last_reader = max((i for i, n in enumerate(names) if n in EMBEDDING_READERS),
+                              default=-1)
+            for i, name in enumerate(names):
                 t0 = time.perf_counter()
                 out += DATA_CHECKS.run(ctx, overrides, only=[name])
+                if i == last_reader:  # the checks after it do not read the features
+                    release(ctx)
                 if timings is not None:
                     timings[f"check_{name}"] = round(time.perf_counter() - t0, 3)
         finally:

@@ -305,6 +305,16 @@ def class_distances(x: np.ndarray, y: np.ndarray, k: int = CLASS_K,
     return out
 
 
+def release(ctx: Context) -> None:
+    """Drop what this module cached in ``ctx`` (the feature matrix, its PCA reductions and
+    neighbour lists: ~2.6 kB per image, 260 MB at 100k) once no check will read them, so
+    the near-copy search, the scan's memory peak, runs without them. A later call
+    computes them again: releasing early costs time, never a result."""
+    for key in [k for k in ctx.cache if k == "features" or (
+            isinstance(k, tuple) and k and k[0] in ("reduced", "pca", "neighbours"))]:
+        del ctx.cache[key]
+
+
 def _drop_self(idx: np.ndarray) -> np.ndarray:
     """Remove each row's own index from its neighbour list (exact copies may rank first)."""
     n, kk = idx.shape
@@ -348,5 +358,5 @@ def smoothed(v: np.ndarray) -> np.ndarray:
 __all__ = ["CLASS_K", "KNN_VOTE", "MOMENT_SPREAD", "PCA_DIMS", "SPECTRUM_WEIGHT",
            "class_distances", "features", "label_rows", "mirror_features",
            "mirror_gray_ratio", "mirror_ratio", "mirrored_rows", "moment_normalized",
-           "neighbours", "oos_probabilities", "reduced", "reduced_rows", "smoothed",
-           "spectrum", "threads_for", "unaligned_features", "votes"]
+           "neighbours", "oos_probabilities", "reduced", "reduced_rows", "release",
+           "smoothed", "spectrum", "threads_for", "unaligned_features", "votes"]
