@@ -104,3 +104,11 @@ def test_blurred_look_alikes_are_not_near_copies_but_a_crop_of_one_is(monkeypatc
         assert got == [[n0, last]]
     else:  # without both the look-alikes pass the fixed gate
         assert len(got) > 10
+
+
+def test_pair_dots_in_chunks_equal_the_products_at_once(monkeypatch):
+    rng = np.random.default_rng(0)
+    e = rng.normal(size=(30, 16)).astype(np.float32)
+    p = rng.integers(0, 30, size=(50, 2))
+    monkeypatch.setattr(near, "PAIR_CHUNK", 7)  # 8 chunks, the last one short
+    assert np.array_equal(near.pair_dots(e, p), np.einsum("ij,ij->i", e[p[:, 0]], e[p[:, 1]]))

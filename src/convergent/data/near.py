@@ -215,7 +215,10 @@ def aligned_corr(g32: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     used, inv = np.unique(pairs, return_inverse=True)
     inv = inv.reshape(pairs.shape)
     w = s - 2 * MARGIN
-    centres = np.empty((len(used), w * w), np.float32)  # 270 MB at 100k images
+    # float16, as g32 itself: 135 MB at 100k images (270 in float32, then the scan's
+    # peak); the products read them as float32 blocks, so only the storage is rounded
+    # (correlations of 20,000 random pairs moved by at most 5e-5)
+    centres = np.empty((len(used), w * w), np.float16)
     for c0 in range(0, len(used), ZOOM_CHUNK):  # chunks: no float32 copy of all of g32
         part = used[c0:c0 + ZOOM_CHUNK]
         centres[c0:c0 + len(part)] = _centres(np.asarray(g32[part], np.float32)
@@ -329,6 +332,26 @@ def _soft(blur: np.ndarray) -> np.ndarray:
     return finite & (blur < SOFT_RATIO * np.median(blur[finite]))
 
 
+# Candidate pairs whose embedding rows are gathered at once: 2 x 65,536 x 256 float32 =
+# 128 MB. All at once, the ~1M candidates of 100k images took 1.1 GB (two gathered copies
+# of the embedding per pair): the scan's memory peak (benchmarks/RESULTS.md, stop 22).
+PAIR_CHUNK = 65536
+
+
+def pair_dots(e: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Dot product of the rows of each pair, ``PAIR_CHUNK`` pairs at a time.
+
+    Example:
+        >>> pair_dots(np.eye(3, dtype=np.float32), np.array([[0, 0], [0, 1]])).tolist()
+        [1.0, 0.0]
+    """
+    out = np.empty(len(p), e.dtype)
+    for c0 in range(0, len(p), PAIR_CHUNK):
+        q = p[c0:c0 + PAIR_CHUNK]
+        out[c0:c0 + len(q)] = np.einsum("ij,ij->i", e[q[:, 0]], e[q[:, 1]])
+    return out
+
+
 def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
                k: int = K_NEIGHBOURS) -> pd.DataFrame:
     """Verified exact/near duplicate pairs among decodable rows.
@@ -360,7 +383,7 @@ def find_pairs(df: pd.DataFrame, emb: np.ndarray, g32: np.ndarray,
             cand.append(np.sort(np.asarray(extra, np.int64), axis=1))
     p = _unique_pairs(np.concatenate(cand), len(ok))
     exact = md5[p[:, 0]] == md5[p[:, 1]]
-    cos = np.einsum("ij,ij->i", e[p[:, 0]], e[p[:, 1]])
+    cos = pair_dots(e, p)
     chroma = colour_distance(df, ok, p, ("",))
     colour_ok = (chroma <= CHROMA_MAX) & (colour_distance(df, ok, p) <= COLOUR3_MAX)
     gray = df["chan_diff"].to_numpy(np.float32)[ok] < GRAY_DIFF
