@@ -334,7 +334,7 @@ def _soft(blur: np.ndarray) -> np.ndarray:
 
 # Candidate pairs whose embedding rows are gathered at once: 2 x 65,536 x 256 float32 =
 # 128 MB. All at once, the ~1M candidates of 100k images took 1.1 GB (two gathered copies
-# of the embedding per pair): the scan's memory peak (benchmarks/RESULTS.md, stop 22).
+# of the embedding per pair), the scan's memory peak then (benchmarks/RESULTS.md, stop 22).
 PAIR_CHUNK = 65536
 
 

@@ -204,7 +204,7 @@ def reduced_rows(ctx: Context, rows: np.ndarray) -> np.ndarray:
 def mirrored_rows(ctx: Context, rows: np.ndarray) -> np.ndarray:
     """The mirror images of ``rows`` in the space of :func:`reduced_rows` (the same PCA),
     in chunks (no second full feature matrix). Not cached: one caller, and at 100k images
-    the 25 MB would sit through the near-copy search, the scan's peak."""
+    the 25 MB would sit through the checks after it."""
     x = reduced_rows(ctx, rows)
     pca = ctx.cache[("pca", rows.tobytes())]
     out = np.empty_like(x)
@@ -308,7 +308,8 @@ def class_distances(x: np.ndarray, y: np.ndarray, k: int = CLASS_K,
 def release(ctx: Context) -> None:
     """Drop what this module cached in ``ctx`` (the feature matrix, its PCA reductions and
     neighbour lists: ~2.6 kB per image, 260 MB at 100k) once no check will read them, so
-    the near-copy search, the scan's memory peak, runs without them. A later call
+    the near-copy search runs without them (at 100k images they had made it the scan's
+    memory peak: 2,027 MB, 1,760 without them; benchmarks/RESULTS.md, stop 22). A later call
     computes them again: releasing early costs time, never a result."""
     for key in [k for k in ctx.cache if k == "features" or (
             isinstance(k, tuple) and k and k[0] in ("reduced", "pca", "neighbours"))]:
