@@ -215,9 +215,9 @@ def aligned_corr(g32: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     used, inv = np.unique(pairs, return_inverse=True)
     inv = inv.reshape(pairs.shape)
     w = s - 2 * MARGIN
-    # float16, as g32 itself: 135 MB at 100k images (270 in float32, then the scan's
-    # peak); the products read them as float32 blocks, so only the storage is rounded
-    # (correlations of 20,000 random pairs moved by at most 5e-5)
+    # float16, as g32 itself: 135 MB at 100k images (270 in float32); the products read
+    # them as float32 blocks, so only the storage is rounded (correlations of 20,000
+    # random pairs moved by at most 5e-5)
     centres = np.empty((len(used), w * w), np.float16)
     for c0 in range(0, len(used), ZOOM_CHUNK):  # chunks: no float32 copy of all of g32
         part = used[c0:c0 + ZOOM_CHUNK]

@@ -108,9 +108,9 @@ def _cores() -> int:
 
 
 # The checks that read the image features of ``embedding`` (label model, outliers): once
-# the last of them has run, the features are released before the near-copy checks, whose
-# search needs the most memory after the label check's (benchmarks/RESULTS.md, stop 22:
-# the features alive through it had made it the scan's peak).
+# the last of them has run, the features are released, so the near-copy search after
+# them runs without them (alive through it, they had made it the scan's memory peak;
+# benchmarks/RESULTS.md, stop 22).
 EMBEDDING_READERS = frozenset({"label_noise", "label_pairs", "outlier"})
 
 
