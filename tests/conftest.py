@@ -1,5 +1,6 @@
 """Shared test setup: quiet, deterministic, CPU-only TensorFlow."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -10,6 +11,19 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
+def _skip_unless_installed(backend: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(importlib.util.find_spec(backend) is None,
+                              reason=f"{backend} is not installed (pip install -e '.[dev]')")
+
+
+@pytest.fixture(params=[pytest.param(b, marks=_skip_unless_installed(b))
+                        for b in ("torch", "jax")])
+def backend(request) -> str:
+    """Each Keras backend besides TensorFlow that convergent supports (both in the dev
+    extras), for tests that run a script on it through ``on_backend``."""
+    return request.param
 
 
 @pytest.fixture

@@ -1,14 +1,9 @@
-"""The in-place range test on the torch backend (a subprocess: the backend is fixed at import)."""
+"""The in-place range test on the torch and JAX backends (a subprocess: the backend is
+fixed at import)."""
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
-
-import pytest
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                                reason="torch is not installed (pip install -e '.[dev]')")
 
 SCRIPT = textwrap.dedent("""
     import json
@@ -39,8 +34,9 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_range_test_on_the_training_model_restores_it_on_torch(on_backend) -> None:
-    res = on_backend(SCRIPT, timeout=300)
-    assert res["restored"], "the sweep left its trace on the model or optimizer on torch"
+def test_range_test_on_the_training_model_restores_it_on_torch_and_jax(on_backend,
+                                                                       backend) -> None:
+    res = on_backend(SCRIPT, backend, timeout=300)
+    assert res["restored"], f"the sweep left its trace on the model or optimizer on {backend}"
     assert res["points"] > 10 and res["suggested"]
     assert len(res["losses"]) == 1 and res["losses"][0] > 0  # the reused model trains

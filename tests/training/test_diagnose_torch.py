@@ -1,15 +1,13 @@
-"""diagnose() on the torch backend (a subprocess: the backend is fixed at import)."""
+"""diagnose() on the torch and JAX backends (a subprocess: the backend is fixed at
+import)."""
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 
 import pytest
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                                 reason="torch is not installed (pip install -e '.[torch]')")]
+pytestmark = pytest.mark.slow
 
 SCRIPT = textwrap.dedent("""
     import json, numpy as np, keras
@@ -40,8 +38,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_diagnose_on_torch(on_backend) -> None:
-    res = on_backend(SCRIPT, timeout=600)
+def test_diagnose_on_torch_and_jax(on_backend, backend) -> None:
+    res = on_backend(SCRIPT, backend, timeout=600)
     assert res["same"] and res["progress"] > 0.3 and res["healthy"] == [], res
     assert len(res["grads"]) == 3 and all(v > 0 for row in res["grads"] for v in row)
     assert res["high"][0] == "TRAIN_LR_TOO_HIGH", res["high"]

@@ -1,14 +1,9 @@
-"""The Monitor on the torch backend (a subprocess: the backend is fixed at import)."""
+"""The Monitor on the torch and JAX backends (a subprocess: the backend is fixed at
+import)."""
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
-
-import pytest
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                                reason="torch is not installed (pip install -e '.[dev]')")
 
 SCRIPT = textwrap.dedent("""
     import json
@@ -47,9 +42,9 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_monitor_on_torch_same_weights_and_gradients(on_backend) -> None:
-    res = on_backend(SCRIPT, timeout=300)
-    assert res["same"], "the Monitor changed the training result on torch"
+def test_monitor_on_torch_and_jax_same_weights_and_gradients(on_backend, backend) -> None:
+    res = on_backend(SCRIPT, backend, timeout=300)
+    assert res["same"], f"the Monitor changed the training result on {backend}"
     assert res["errors"] == []
     assert len(res["grads"]) >= 3 and all(v > 0 for row in res["grads"] for v in row)
     assert res["dead"]
