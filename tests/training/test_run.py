@@ -106,6 +106,9 @@ def test_run_not_python_and_missing_program(tmp_path: Path) -> None:
         run_script(["no-such-program-xyz"])
     with pytest.raises(BadInputError, match="after --"):
         run_script([])
+    script = write(tmp_path, "train.py", "print('trained')\n")  # the script, no interpreter
+    with pytest.raises(BadInputError, match="convergent run -- python .*train.py --epochs 2"):
+        run_script([str(script), "--epochs", "2"])
 
 
 def test_run_budget_stops_the_script(tmp_path: Path) -> None:

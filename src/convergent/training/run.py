@@ -82,6 +82,9 @@ def run_script(command: Sequence[str], budget: float | None = None, seed: int = 
     if program is None and not Path(command[0]).is_file():
         raise BadInputError(f"cannot find the program {command[0]!r} of the command "
                             f"{' '.join(command)!r}; check the spelling or give its path")
+    if program is None and command[0].endswith(".py"):  # a script file, not executable
+        raise BadInputError(f"{command[0]!r} is a Python script, not a program: name the "
+                            f"interpreter, `convergent run -- python {' '.join(command)}`")
     if repair:
         _check_repair()
     with tempfile.TemporaryDirectory(prefix="convergent-run-") as records_dir:
