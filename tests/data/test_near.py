@@ -110,5 +110,5 @@ def test_pair_dots_in_chunks_equal_the_products_at_once(monkeypatch):
     rng = np.random.default_rng(0)
     e = rng.normal(size=(30, 16)).astype(np.float32)
     p = rng.integers(0, 30, size=(50, 2))
-    monkeypatch.setattr(near, "PAIR_CHUNK", 7)  # 8 chunks, the last one short
+    monkeypatch.setattr(near, "CANDIDATE_CHUNK", 7)  # 8 chunks, the last one short
     assert np.array_equal(near.pair_dots(e, p), np.einsum("ij,ij->i", e[p[:, 0]], e[p[:, 1]]))

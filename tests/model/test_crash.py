@@ -68,7 +68,7 @@ def test_real_tensorflow_crashes(K, data) -> None:
         assert got[0].severity.value == "error" and got[0].remedies
 
 
-TORCH_SCRIPT = textwrap.dedent("""
+BACKEND_SCRIPT = textwrap.dedent("""
     import json, numpy as np, keras
     from convergent.model.crash import findings_from_exception
     from convergent.model.lint import lint
@@ -102,7 +102,7 @@ TORCH_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_torch_and_jax_crashes_and_double_softmax(on_backend, backend) -> None:
-    res = on_backend(TORCH_SCRIPT, backend, timeout=300)
+    res = on_backend(BACKEND_SCRIPT, backend, timeout=300)
     # JAX does not raise on a label beyond the last output unit (its one-hot of such a
     # label is all zeros, and training goes on): the lint, given the labels, reports it
     last = None if backend == "jax" else ["MODEL_OUTPUT_UNITS"]

@@ -335,19 +335,19 @@ def _soft(blur: np.ndarray) -> np.ndarray:
 # Candidate pairs whose embedding rows are gathered at once: 2 x 65,536 x 256 float32 =
 # 128 MB. All at once, the ~1M candidates of 100k images took 1.1 GB (two gathered copies
 # of the embedding per pair), the scan's memory peak then (benchmarks/RESULTS.md, stop 22).
-PAIR_CHUNK = 65536
+CANDIDATE_CHUNK = 65536
 
 
 def pair_dots(e: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Dot product of the rows of each pair, ``PAIR_CHUNK`` pairs at a time.
+    """Dot product of the rows of each pair, ``CANDIDATE_CHUNK`` pairs at a time.
 
     Example:
         >>> pair_dots(np.eye(3, dtype=np.float32), np.array([[0, 0], [0, 1]])).tolist()
         [1.0, 0.0]
     """
     out = np.empty(len(p), e.dtype)
-    for c0 in range(0, len(p), PAIR_CHUNK):
-        q = p[c0:c0 + PAIR_CHUNK]
+    for c0 in range(0, len(p), CANDIDATE_CHUNK):
+        q = p[c0:c0 + CANDIDATE_CHUNK]
         out[c0:c0 + len(q)] = np.einsum("ij,ij->i", e[q[:, 0]], e[q[:, 1]])
     return out
 
