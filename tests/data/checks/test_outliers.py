@@ -3,17 +3,19 @@
 import numpy as np
 import pytest
 
-from convergent.data.checks import Context
+from convergent.data.checks import LISTING_FDR_MAX, Context
 from convergent.data.checks.outliers import (
     IMPURITY_WEIGHT,
     OUTLIER_RATIO,
+    RESCORE_CUT,
     class_ratio,
     mixed_neighbourhood,
     outlier,
     outlier_scores,
 )
 
-PARAMS = {"ratio": OUTLIER_RATIO, "impurity_weight": IMPURITY_WEIGHT}
+PARAMS = {"ratio": OUTLIER_RATIO, "impurity_weight": IMPURITY_WEIGHT,
+          "rescore_cut": RESCORE_CUT, "listing_fdr_max": LISTING_FDR_MAX}
 
 
 def _table(emb, cls):
@@ -102,7 +104,7 @@ def _masking_pair():
     return emb, cls
 
 
-@pytest.mark.parametrize("cut", [None, OUTLIER_RATIO], ids=["one_pass", "flagged_left_out"])
+@pytest.mark.parametrize("cut", [None, RESCORE_CUT], ids=["one_pass", "flagged_left_out"])
 def test_a_stranger_hidden_by_another_is_found_once_that_one_is_left_out(cut):
     emb, cls = _masking_pair()
     score = outlier_scores(Context(_table(emb, cls)), cut=cut)
@@ -229,3 +231,19 @@ def test_stroke_width_is_left_out_where_the_pictures_have_no_plain_ground():
     assert not O.stroke_z(ctx).any() and ctx.cache["figures"] is False
     blobs = Context(_image_table([_blob(rng, thin=False) for _ in range(30)], ["a"] * 30))
     assert O.border_spread(blobs) < O.FIGURE_BORDER_MAX and O.stroke_z(blobs).any()
+
+
+def test_a_stranger_among_many_unusual_images_is_within_chance():
+    """Isotropic classes: every member is nearly as far from its nearest members as from a
+    random one (most score 0.70-0.85), so one image beyond the cut is what a clean folder
+    of such images lists (CLEAN_TAIL_SHARE): no finding, unless the gate is off."""
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(80, 16))
+    emb[40:] += 4
+    emb[7] = 4 * rng.normal(size=16)
+    cls = ["a"] * 40 + ["b"] * 40
+    assert outlier(Context(_table(emb, cls)), PARAMS) == []
+    found = outlier(Context(_table(emb, cls)), {**PARAMS, "listing_fdr_max": None})
+    assert [f.evidence["files"] for f in found] == [["a/7.png"]]
+    t = found[0].evidence["threshold"]
+    assert t["expected_in_clean_data"] > LISTING_FDR_MAX * found[0].evidence["n"]

@@ -47,6 +47,34 @@ def fraction_severity(n_flagged: int, n_total: int, minor: float = MINOR_FRACTIO
     return severity if n_total and n_flagged / n_total > minor else Severity.INFO
 
 
+# A per-image listing (label noise, outliers) is reported only when at most this share of
+# it is expected to be images that clean data list too: an estimated false-discovery rate,
+# the quantity Benjamini & Hochberg (1995) control. Above one half, most of the list would
+# be ordinary images, and the finding itself a false alarm (first principles).
+LISTING_FDR_MAX = 0.5
+
+
+def beyond_chance(n_listed: int, n_near: int, tail_share: float,
+                  fdr_max: float | None = LISTING_FDR_MAX) -> tuple[bool, float]:
+    """Whether ``n_listed`` images are clearly more than a clean folder would list, and
+    how many a clean folder would (``tail_share`` x ``n_near``).
+
+    ``n_near`` counts the images scored just short of the cut: ordinary images that are
+    hard for the check, almost never a true hit. Clean folders list a stable share of that
+    count (``tail_share``, measured per check on clean development folders), so the null
+    scales with how hard the folder's own images are rather than with its size. ``fdr_max``
+    None: no gate.
+
+    Example:
+        >>> beyond_chance(12, 300, 0.05), beyond_chance(40, 300, 0.05)
+        ((False, 15.0), (True, 15.0))
+    """
+    expected = tail_share * n_near
+    if fdr_max is None:
+        return True, expected
+    return n_listed > 0 and expected <= fdr_max * n_listed, expected
+
+
 def robust_z(x: np.ndarray, mad_floor: float = 1e-9) -> np.ndarray:
     """Modified z-scores; the MAD is floored so a near-constant column does not explode."""
     x = np.asarray(x, dtype=np.float64)
