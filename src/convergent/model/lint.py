@@ -6,7 +6,7 @@ Example:
     ...                       keras.layers.Dense(3)])
     >>> m.compile("adam", "sparse_categorical_crossentropy")
     >>> lint(m, n_classes=3).codes
-    ['MODEL_OUTPUT_ACTIVATION']
+    ['MODEL_OUTPUT_ACTIVATION', 'MODEL_TOO_SMALL']
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Example:
     >>> from convergent.findings import Report
     >>> c = Console(record=True, width=80)
     >>> render(Report(command="scan", subject="data/"), c)
+    convergent scan  data/  ✓ healthy — no findings
     >>> "healthy" in c.export_text()
     True
 """

@@ -6,7 +6,7 @@ this package registers all of them; ``run_checks`` runs them with user overrides
 
 Example:
     >>> sorted(DATA_CHECKS.names())[:3]
-    ['blurry', 'corrupt', 'counts']
+    ['blurry', 'bright', 'corrupt']
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def label_issues(dist: np.ndarray, y: np.ndarray, ratio: float = LABEL_RATIO
             nearest other class.
 
     Example:
-        >>> d = np.array([[1.0, 3.0], [3.0, 1.0], [2.0, 1.0], [1.2, 1.0]])
+        >>> d = np.array([[1.0, 3.0], [3.0, 1.0], [2.0, 1.0], [1.1, 1.0]])
         >>> label_issues(d, np.array([0, 1, 0, 0])).tolist()
         [2]
     """
